@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Install the Debian packages the tests need (espeak-ng speaks fixtures, ffmpeg converts them).
+# The service itself needs none of them: PyAV's wheel carries its own FFmpeg.
+set -euo pipefail
+missing=()
+for pair in espeak-ng:espeak-ng ffmpeg:ffmpeg sox:sox; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+echo "system_deps: installing ${missing[*]}" >&2
+$sudo apt-get update -qq >&2
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
