@@ -1,0 +1,167 @@
+"""REST endpoints: translate HTTP requests to the core and results or errors back to JSON."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import uuid
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from .audio import SUPPORTED_FORMATS
+from .config import SENSEVOICE_LANGUAGES, Settings
+from .errors import BadRequest, ServiceError
+from .pipeline import RecognitionOptions
+from .service import AsrService, FileRequest
+
+log = logging.getLogger(__name__)
+bp = Blueprint("asr_api", __name__)
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "upload_too_large",
+    415: "unsupported_media",
+    429: "too_many_requests",
+    503: "not_ready",
+}
+_OPEN_PATHS = ("/api/health",)
+
+
+def service() -> AsrService:
+    """The AsrService this app was created with."""
+    svc: AsrService = current_app.extensions["asr_service"]
+    return svc
+
+
+def settings() -> Settings:
+    """The Settings this app was created with."""
+    found: Settings = current_app.extensions["asr_settings"]
+    return found
+
+
+def error_response(status: int, code: str, message: str) -> tuple[Response, int]:
+    """The one error shape every endpoint uses."""
+    return jsonify({"success": False, "error": message, "code": code}), status
+
+
+@bp.before_app_request
+def require_api_key() -> tuple[Response, int] | None:
+    """When ASR_API_KEY is set, every API call but health must carry it."""
+    expected = settings().api_key
+    if not expected or request.path in _OPEN_PATHS or not request.path.startswith("/api/"):
+        return None
+    if request.method == "OPTIONS":
+        return None
+    given = request.headers.get("X-API-Key", "")
+    auth = request.headers.get("Authorization", "")
+    if auth.lower().startswith("bearer "):
+        given = given or auth[7:].strip()
+    if given and hmac.compare_digest(given.encode(), expected.encode()):
+        return None
+    return error_response(401, "unauthorized", "missing or wrong API key (send X-API-Key or Bearer token)")
+
+
+@bp.get("/api/health")
+def health() -> tuple[Response, int]:
+    """Liveness and readiness: 200 once models are loaded, 503 before."""
+    body: dict[str, Any] = service().health()
+    if body["models_loaded"]:
+        body["success"] = True
+        return jsonify(body), 200
+    body.update(success=False, code="not_ready", error=f"the service is not ready: {body['message']}")
+    return jsonify(body), 503
+
+
+@bp.get("/api/asr/models")
+def models() -> tuple[Response, int]:
+    """The loaded models, where they came from and the device."""
+    engine = service().engine()
+    return jsonify({"success": True, "data": {"device": engine.device, "models": engine.models}}), 200
+
+
+@bp.get("/api/asr/formats")
+def formats() -> tuple[Response, int]:
+    """Upload formats and limits."""
+    config = settings()
+    data = {
+        "formats": sorted(SUPPORTED_FORMATS),
+        "descriptions": SUPPORTED_FORMATS,
+        "detection": "by content; the file name's extension is not trusted",
+        "max_upload_mb": config.max_upload_mb,
+        "max_audio_s": config.max_audio_s,
+        "sample_rate": 16000,
+        "languages": list(SENSEVOICE_LANGUAGES),
+    }
+    return jsonify({"success": True, "data": data}), 200
+
+
+@bp.post("/api/asr/transcribe")
+def transcribe() -> tuple[Response, int]:
+    """Transcribe one uploaded audio file into text with sentence timestamps."""
+    upload = request.files.get("file")
+    if upload is None:
+        raise BadRequest("no file: send the audio as multipart/form-data field 'file'")
+    if not upload.filename:
+        raise BadRequest("the uploaded file has no name")
+    config = settings()
+    options = RecognitionOptions(
+        language=_choice("language", SENSEVOICE_LANGUAGES, config.default_language),
+        use_itn=_flag("use_itn", config.use_itn),
+    )
+    request_ = FileRequest(upload.stream, upload.filename, options, _flag("generate_timestamps", True))
+    data = service().transcribe_file(request_)
+    return jsonify({"success": True, "data": data, "filename": data["filename"], "mode": data["mode"]}), 200
+
+
+def _flag(name: str, default: bool) -> bool:
+    raw = request.form.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    low = raw.strip().lower()
+    if low in ("1", "true", "yes", "on"):
+        return True
+    if low in ("0", "false", "no", "off"):
+        return False
+    raise BadRequest(f"field {name!r} must be true or false, got {raw[:40]!r}")
+
+
+def _choice(name: str, allowed: tuple[str, ...], default: str) -> str:
+    raw = (request.form.get(name) or "").strip()
+    if not raw:
+        return default
+    if raw not in allowed:
+        raise BadRequest(f"field {name!r} must be one of {', '.join(allowed)}, got {raw[:40]!r}")
+    return raw
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Every failure leaves as the JSON error shape; unexpected ones get an id that is also logged."""
+
+    @app.errorhandler(ServiceError)
+    def _service_error(exc: ServiceError) -> tuple[Response, int]:
+        log.info("%s %s -> %d %s: %s", request.method, request.path, exc.status, exc.code, exc.message)
+        return error_response(exc.status, exc.code, exc.message)
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def _too_large(_exc: RequestEntityTooLarge) -> tuple[Response, int]:
+        limit = settings().max_upload_mb
+        log.info("%s %s -> 413 upload over %g MB", request.method, request.path, limit)
+        return error_response(413, "upload_too_large", f"upload is larger than the limit of {limit:g} MB")
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> tuple[Response, int]:
+        status = exc.code or 500
+        return error_response(status, _HTTP_CODES.get(status, "http_error"), exc.description or exc.name)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> tuple[Response, int]:
+        error_id = uuid.uuid4().hex[:12]
+        log.exception("error_id=%s unexpected failure on %s %s", error_id, request.method, request.path)
+        return error_response(
+            500, "internal_error", f"internal error (error id {error_id}); the service keeps running"
+        )

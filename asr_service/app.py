@@ -1,0 +1,46 @@
+"""Composition root: create_app(settings, service) wires Flask, Socket.IO and the core."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, request
+from flask_socketio import SocketIO
+
+from .api import bp, register_error_handlers
+from .config import Settings
+from .engine import load_engine
+from .service import AsrService
+
+
+def create_app(settings: Settings | None = None, service: AsrService | None = None) -> tuple[Flask, SocketIO]:
+    """Build the Flask app and its Socket.IO server around `service` (models load elsewhere)."""
+    settings = settings or Settings.from_env()
+    service = service or AsrService(settings, lambda: load_engine(settings))
+    app = Flask(__name__)
+    # Werkzeug rejects a larger body from Content-Length (or while streaming) before reading it.
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes
+    app.config["JSON_AS_ASCII"] = False
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.extensions["asr_service"] = service
+    app.extensions["asr_settings"] = settings
+    app.register_blueprint(bp)
+    register_error_handlers(app)
+    _allow_cors(app, settings.cors_origins)
+    origins: str | list[str] = list(settings.cors_origins) if settings.cors_origins else []
+    socketio = SocketIO(app, async_mode="threading", cors_allowed_origins=origins or None)
+    return app, socketio
+
+
+def _allow_cors(app: Flask, origins: tuple[str, ...]) -> None:
+    """Answer cross-origin REST calls from the configured origins ('*' allows any)."""
+    if not origins:
+        return
+
+    @app.after_request
+    def add_headers(response: Response) -> Response:
+        origin = request.headers.get("Origin")
+        if origin and ("*" in origins or origin in origins):
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Vary"] = "Origin"
+            response.headers["Access-Control-Allow-Headers"] = "Authorization, X-API-Key, Content-Type"
+            response.headers["Access-Control-Allow-Methods"] = "GET, POST, DELETE, OPTIONS"
+        return response

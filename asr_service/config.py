@@ -1,0 +1,164 @@
+"""Service settings: one typed object, read from the environment once at start-up."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+DEFAULT_STREAMING_MODEL = "iic/speech_paraformer-large_asr_nat-zh-cn-16k-common-vocab8404-online"
+DEFAULT_PUNC_MODEL = "iic/punc_ct-transformer_zh-cn-common-vad_realtime-vocab272727"
+DEFAULT_VAD_MODEL = "iic/speech_fsmn_vad_zh-cn-16k-common-pytorch"
+DEFAULT_OFFLINE_MODEL = "iic/SenseVoiceSmall"
+
+SENSEVOICE_LANGUAGES = ("auto", "zh", "en", "yue", "ja", "ko", "nospeech")
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value the service cannot use."""
+
+
+def _env(name: str, env: Mapping[str, str]) -> str | None:
+    value = env.get(name)
+    if value is None or value.strip() == "":
+        return None
+    return value.strip()
+
+
+def _parse(name: str, env: Mapping[str, str], default: T, convert: Callable[[str], T]) -> T:
+    raw = _env(name, env)
+    if raw is None:
+        return default
+    try:
+        return convert(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name}={raw!r} is not valid: {exc}") from exc
+
+
+def _bool(raw: str) -> bool:
+    low = raw.lower()
+    if low in ("1", "true", "yes", "on"):
+        return True
+    if low in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected one of 1/0, true/false, yes/no, on/off")
+
+
+def _positive_int(raw: str) -> int:
+    value = int(raw)
+    if value <= 0:
+        raise ValueError("must be a positive integer")
+    return value
+
+
+def _positive_float(raw: str) -> float:
+    value = float(raw)
+    if not value > 0:
+        raise ValueError("must be a positive number")
+    return value
+
+
+def _device(raw: str) -> str:
+    low = raw.lower()
+    if low in ("auto", "cpu", "mps", "cuda") or low.startswith("cuda:"):
+        return low
+    raise ValueError("expected auto, cpu, mps, cuda or cuda:N")
+
+
+def _language(raw: str) -> str:
+    if raw not in SENSEVOICE_LANGUAGES:
+        raise ValueError(f"expected one of {', '.join(SENSEVOICE_LANGUAGES)}")
+    return raw
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the service can be configured with; see README "Configuration"."""
+
+    host: str = "0.0.0.0"
+    port: int = 5006
+    device: str = "auto"
+    use_mps: bool = True
+    threads: int = 1
+    modelscope_cache: str | None = None
+    hf_home: str | None = None
+    streaming_model: str = DEFAULT_STREAMING_MODEL
+    punc_model: str = DEFAULT_PUNC_MODEL
+    vad_model: str = DEFAULT_VAD_MODEL
+    offline_model: str = DEFAULT_OFFLINE_MODEL
+    data_dir: Path = field(default_factory=lambda: Path("data"))
+    hotwords_file: Path = field(default_factory=lambda: Path("hotwords.json"))
+    llm_api_url: str | None = None
+    llm_api_key: str | None = None
+    llm_model: str = "qwen3:8b"
+    llm_timeout_s: float = 30.0
+    api_key: str | None = None
+    cors_origins: tuple[str, ...] = ()
+    max_upload_mb: float = 200.0
+    max_audio_s: float = 4 * 3600.0
+    max_sessions: int = 32
+    max_sentence_s: float = 15.0
+    default_language: str = "auto"
+    use_itn: bool = True
+    offline_batch_size: int = 8
+    warmup: bool = True
+    log_level: str = "INFO"
+
+    @property
+    def max_upload_bytes(self) -> int:
+        """Upload limit in bytes, as Flask's MAX_CONTENT_LENGTH wants it."""
+        return int(self.max_upload_mb * 1024 * 1024)
+
+    def public_view(self) -> dict[str, Any]:
+        """Settings safe to show in logs and health output (secrets masked)."""
+        view: dict[str, Any] = {}
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if item.name in ("llm_api_key", "api_key"):
+                value = "***" if value else None
+            view[item.name] = str(value) if isinstance(value, Path) else value
+        return view
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from environment variables (os.environ by default)."""
+        e = os.environ if env is None else env
+        d = cls()
+        return cls(
+            host=_env("ASR_HOST", e) or d.host,
+            port=_parse("ASR_PORT", e, d.port, _positive_int),
+            device=_parse("ASR_DEVICE", e, d.device, _device),
+            use_mps=_parse("USE_MPS", e, d.use_mps, _bool),
+            threads=_parse("ASR_THREADS", e, d.threads, _positive_int),
+            modelscope_cache=_env("MODELSCOPE_CACHE", e),
+            hf_home=_env("HF_HOME", e),
+            streaming_model=_env("ASR_STREAMING_MODEL", e) or d.streaming_model,
+            punc_model=_env("ASR_PUNC_MODEL", e) or d.punc_model,
+            vad_model=_env("ASR_VAD_MODEL", e) or d.vad_model,
+            offline_model=_env("ASR_OFFLINE_MODEL", e) or d.offline_model,
+            data_dir=Path(_env("ASR_DATA_DIR", e) or d.data_dir),
+            hotwords_file=Path(_env("HOTWORDS_FILE", e) or d.hotwords_file),
+            llm_api_url=_env("LLM_API_URL", e),
+            llm_api_key=_env("LLM_API_KEY", e),
+            llm_model=_env("LLM_MODEL", e) or d.llm_model,
+            llm_timeout_s=_parse("LLM_TIMEOUT_S", e, d.llm_timeout_s, _positive_float),
+            api_key=_env("ASR_API_KEY", e),
+            cors_origins=_parse("ASR_CORS_ORIGINS", e, d.cors_origins, _origins),
+            max_upload_mb=_parse("ASR_MAX_UPLOAD_MB", e, d.max_upload_mb, _positive_float),
+            max_audio_s=_parse("ASR_MAX_AUDIO_S", e, d.max_audio_s, _positive_float),
+            max_sessions=_parse("ASR_MAX_SESSIONS", e, d.max_sessions, _positive_int),
+            max_sentence_s=_parse("ASR_MAX_SENTENCE_S", e, d.max_sentence_s, _positive_float),
+            default_language=_parse("ASR_LANGUAGE", e, d.default_language, _language),
+            use_itn=_parse("ASR_USE_ITN", e, d.use_itn, _bool),
+            offline_batch_size=_parse("ASR_OFFLINE_BATCH", e, d.offline_batch_size, _positive_int),
+            warmup=_parse("ASR_WARMUP", e, d.warmup, _bool),
+            log_level=(_env("ASR_LOG_LEVEL", e) or d.log_level).upper(),
+        )

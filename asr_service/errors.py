@@ -1,0 +1,48 @@
+"""Errors the core raises, each with a stable machine code and the HTTP status that fits it."""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    """A failure the client can act on: `code` is stable, `message` is for people."""
+
+    code = "internal_error"
+    status = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadRequest(ServiceError):
+    """The request is missing something or has a malformed field."""
+
+    code = "bad_request"
+    status = 400
+
+
+class EmptyUpload(BadRequest):
+    """The uploaded file has no bytes."""
+
+    code = "empty_file"
+
+
+class UnsupportedMedia(ServiceError):
+    """The upload is not audio the decoder can read (wrong type, corrupt or truncated)."""
+
+    code = "unsupported_media"
+    status = 415
+
+
+class AudioTooLong(ServiceError):
+    """The decoded audio is longer than ASR_MAX_AUDIO_S."""
+
+    code = "audio_too_long"
+    status = 413
+
+
+class NotReady(ServiceError):
+    """Models are still loading (or failed to load)."""
+
+    code = "not_ready"
+    status = 503

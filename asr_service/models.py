@@ -1,0 +1,337 @@
+"""FunASR model loading and the role implementations: the only module importing funasr, torch, modelscope."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from funasr import AutoModel
+from funasr.utils.postprocess_utils import rich_transcription_postprocess
+
+from .config import Settings
+from .model_specs import MODEL_SPECS, ModelSpec
+from .roles import Span
+
+log = logging.getLogger(__name__)
+
+# FunASR's own short names resolve to these ModelScope ids (a subset of funasr's name map).
+_FUNASR_ALIASES = {
+    "fsmn-vad": "iic/speech_fsmn_vad_zh-cn-16k-common-pytorch",
+    "paraformer-zh-streaming": "iic/speech_paraformer-large_asr_nat-zh-cn-16k-common-vocab8404-online",
+    "ct-punc-c": "iic/punc_ct-transformer_zh-cn-common-vad_realtime-vocab272727",
+    "SenseVoiceSmall": "iic/SenseVoiceSmall",
+}
+# Chunked VAD keeps memory flat on hours-long files; results match one offline call.
+_VAD_CHUNK_S = 60
+_SAMPLE_RATE = 16000
+# What rich_transcription_postprocess turns event/emotion tags into; none of it is speech.
+_EMOJI = re.compile("[\U0001f300-\U0001faff\u2600-\u27bf\u2753\u2b50\ufe0f]")
+_LEFTOVER_TAG = re.compile(r"<\|[^|<>]{1,40}\|>")
+_SPACES = re.compile(r"\s{2,}")
+
+
+class ModelLoadError(RuntimeError):
+    """A model role could not be loaded; the message is one line a person can act on."""
+
+    def __init__(self, spec: ModelSpec, source: str, reason: str, hint: str) -> None:
+        super().__init__(
+            f"cannot load the {spec.title} model from {source!r} ({spec.env_var}): {reason}. {hint}"
+        )
+        self.spec = spec
+        self.source = source
+
+
+@dataclass
+class LoadedModel:
+    """One loaded FunASR model with where it came from."""
+
+    spec: ModelSpec
+    source: str
+    path: Path
+    model: Any
+    load_s: float
+
+
+@dataclass
+class ModelSet:
+    """All loaded roles, plus the device they run on."""
+
+    device: str
+    threads: int
+    loaded: dict[str, LoadedModel] = field(default_factory=dict)
+
+    def describe(self) -> list[dict[str, Any]]:
+        """Role, source, directory and load time of every loaded model (for /api/asr/models)."""
+        return [
+            {
+                "role": m.spec.role,
+                "title": m.spec.title,
+                "source": m.source,
+                "path": str(m.path),
+                "device": self.device,
+                "load_s": round(m.load_s, 2),
+            }
+            for m in self.loaded.values()
+        ]
+
+
+def select_device(settings: Settings) -> str:
+    """CUDA, then MPS (unless USE_MPS=0), then CPU; a forced device must exist."""
+    want = settings.device
+    if want == "auto":
+        if torch.cuda.is_available():
+            return "cuda:0"
+        if settings.use_mps and torch.backends.mps.is_available():
+            return "mps"
+        return "cpu"
+    if want.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"ASR_DEVICE={want} but CUDA is not available on this machine")
+    if want == "mps" and not torch.backends.mps.is_available():
+        raise RuntimeError("ASR_DEVICE=mps but MPS is not available on this machine")
+    return "cuda:0" if want == "cuda" else want
+
+
+def looks_like_path(source: str) -> bool:
+    """Whether a source names a directory rather than a hub id such as 'iic/SenseVoiceSmall'."""
+    return source.startswith(("/", ".", "~")) or os.sep + os.sep in source or source.count("/") > 1
+
+
+def hub_id(source: str) -> str:
+    """The ModelScope id for a source, resolving FunASR's short names."""
+    return _FUNASR_ALIASES.get(source, source)
+
+
+def find_cached(source: str) -> Path | None:
+    """The local directory of a hub model already in the ModelScope cache, without network."""
+    from modelscope import snapshot_download
+
+    try:
+        return Path(snapshot_download(hub_id(source), local_files_only=True))
+    except Exception:  # modelscope raises several types for "not cached"
+        return None
+
+
+def download(source: str) -> Path:
+    """Fetch a hub model into the ModelScope cache (honours MODELSCOPE_CACHE) and return its dir."""
+    from modelscope import snapshot_download
+
+    return Path(snapshot_download(hub_id(source)))
+
+
+def resolve_source(spec: ModelSpec, source: str, allow_download: bool = True) -> Path:
+    """The local directory for a role: a given directory, a cached hub model, or a fresh download."""
+    expanded = Path(os.path.expanduser(source))
+    if expanded.is_dir():
+        return expanded
+    if looks_like_path(source) or expanded.exists():
+        raise ModelLoadError(
+            spec,
+            source,
+            "no such directory",
+            f"Set {spec.env_var} to a model directory (with configuration.json) or a ModelScope id.",
+        )
+    cached = find_cached(source)
+    if cached is not None:
+        return cached
+    if not allow_download:
+        raise ModelLoadError(spec, source, "not in the ModelScope cache", _download_hint(spec))
+    try:
+        return download(source)
+    except Exception as exc:
+        raise ModelLoadError(
+            spec, source, f"download failed ({_first_line(exc)})", _download_hint(spec)
+        ) from exc
+
+
+def _download_hint(spec: ModelSpec) -> str:
+    return (
+        "Run `python download_models.py` on a machine that reaches ModelScope (set MODELSCOPE_CACHE to "
+        f"share the cache), or set {spec.env_var} to a local model directory."
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:300]
+
+
+def check_weights(spec: ModelSpec, source: str, model: Any, checkpoint: Path) -> None:
+    """Fail unless the checkpoint holds every weight of the model with the right shape.
+
+    FunASR logs and carries on when keys are missing or mis-shaped, which would serve random output.
+    """
+    if not checkpoint.is_file():
+        raise ModelLoadError(spec, source, f"weights file {checkpoint.name} is missing", _weights_hint(spec))
+    try:
+        state = torch.load(checkpoint, map_location="cpu", mmap=True, weights_only=True)
+    except Exception:
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    for key in ("state_dict", "model"):
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+    shapes = {k.removeprefix("module."): tuple(v.shape) for k, v in state.items() if hasattr(v, "shape")}
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    missing = [k for k in expected if k not in shapes]
+    wrong = [k for k in expected if k in shapes and shapes[k] != expected[k]]
+    if missing or wrong:
+        detail = f"{len(missing)} weights missing, {len(wrong)} with the wrong shape"
+        example = (missing or wrong)[0]
+        raise ModelLoadError(
+            spec,
+            source,
+            f"{checkpoint.name} does not fit the model ({detail}, e.g. {example})",
+            _weights_hint(spec),
+        )
+
+
+def _weights_hint(spec: ModelSpec) -> str:
+    return f"Re-download the model or point {spec.env_var} at a complete model directory."
+
+
+def load_one(spec: ModelSpec, settings: Settings, device: str) -> LoadedModel:
+    """Resolve, build and verify one role's model."""
+    source = spec.source(settings)
+    started = time.perf_counter()
+    path = resolve_source(spec, source)
+    if not (path / "configuration.json").is_file() and not (path / "config.yaml").is_file():
+        raise ModelLoadError(
+            spec,
+            source,
+            f"{path} has neither configuration.json nor config.yaml",
+            f"Point {spec.env_var} at a FunASR model directory.",
+        )
+    try:
+        # FunASR prints banners to stdout; keep the start-up output to our own lines.
+        with contextlib.redirect_stdout(io.StringIO()):
+            model = AutoModel(
+                model=str(path),
+                device=device,
+                ncpu=settings.threads,
+                disable_update=True,
+                disable_pbar=True,
+                disable_log=True,
+                log_level="ERROR",
+                frontend_conf={"dither": 0.0},  # released configs dither: same audio, other text
+            )
+    except Exception as exc:
+        raise ModelLoadError(
+            spec, source, f"FunASR could not build it ({_first_line(exc)})", _weights_hint(spec)
+        ) from exc
+    init = model.kwargs.get("init_param")
+    check_weights(spec, source, model.model, Path(str(init)) if init else path / "model.pt")
+    return LoadedModel(spec, source, path, model, time.perf_counter() - started)
+
+
+def load_models(
+    settings: Settings, roles: Sequence[str] | None = None, report: Callable[[str], None] = log.info
+) -> ModelSet:
+    """Load (and warm up) the requested roles, all of them by default; raises ModelLoadError."""
+    device = select_device(settings)
+    torch.set_num_threads(settings.threads)
+    models = ModelSet(device=device, threads=settings.threads)
+    for spec in MODEL_SPECS:
+        if roles is not None and spec.role not in roles:
+            continue
+        loaded = load_one(spec, settings, device)
+        models.loaded[spec.role] = loaded
+        report(
+            f"loaded {spec.title} from {loaded.path} (source {loaded.source}) on {device} "
+            f"in {loaded.load_s:.1f} s"
+        )
+    # AutoModel resets torch's thread count per model; put back what the settings ask for.
+    torch.set_num_threads(settings.threads)
+    if settings.warmup:
+        started = time.perf_counter()
+        warm_up(models)
+        report(f"warm-up done in {time.perf_counter() - started:.1f} s")
+    return models
+
+
+def warm_up(models: ModelSet) -> None:
+    """Run each model once so the first request does not pay for lazy initialisation."""
+    noise = (np.random.default_rng(0).standard_normal(_SAMPLE_RATE) * 0.01).astype(np.float32)
+    if "vad" in models.loaded:
+        FunasrVad(models.loaded["vad"].model).detect(noise)
+    if "offline" in models.loaded:
+        SenseVoiceRecognizer(models.loaded["offline"].model).recognize([noise], "auto", True)
+    if "streaming" in models.loaded:
+        models.loaded["streaming"].model.generate(
+            input=noise[:9600],
+            cache={},
+            is_final=True,
+            chunk_size=[0, 10, 5],
+            encoder_chunk_look_back=4,
+            decoder_chunk_look_back=1,
+        )
+    if "punc" in models.loaded:
+        models.loaded["punc"].model.generate(input="今天 天气 很 好", cache={})
+
+
+def clean_text(raw: str) -> str:
+    """SenseVoice output to plain text: tags and the emoji FunASR maps them to removed."""
+    text = rich_transcription_postprocess(raw) if raw else ""
+    text = _LEFTOVER_TAG.sub("", text)
+    text = _EMOJI.sub("", text)
+    return _SPACES.sub(" ", text).strip()
+
+
+class FunasrVad:
+    """Offline speech detection with FSMN-VAD, run in chunks so memory stays flat."""
+
+    def __init__(self, model: Any) -> None:
+        self._model = model
+
+    def detect(self, audio: np.ndarray) -> list[Span]:
+        """Speech spans in ms, from streaming FSMN-VAD over fixed chunks."""
+        step = _VAD_CHUNK_S * _SAMPLE_RATE
+        cache: dict[str, Any] = {}
+        spans: list[Span] = []
+        open_start: int | None = None
+        for begin in range(0, max(len(audio), 1), step):
+            chunk = audio[begin : begin + step]
+            result = self._model.generate(
+                input=chunk, cache=cache, is_final=begin + step >= len(audio), chunk_size=_VAD_CHUNK_S * 1000
+            )
+            for start, end in result[0]["value"] if result else []:
+                if start >= 0 and end >= 0:
+                    spans.append(Span(int(start), int(end)))
+                elif start >= 0:
+                    open_start = int(start)
+                elif open_start is not None:
+                    spans.append(Span(open_start, int(end)))
+                    open_start = None
+        if open_start is not None:  # speech running to the very end
+            spans.append(Span(open_start, len(audio) * 1000 // _SAMPLE_RATE))
+        return spans
+
+
+class SenseVoiceRecognizer:
+    """Offline recognition of clips with SenseVoice (batched where FunASR allows)."""
+
+    def __init__(self, model: Any, batch_size: int = 1) -> None:
+        self._model = model
+        self._batch_size = batch_size
+
+    def recognize(self, clips: Sequence[np.ndarray], language: str, use_itn: bool) -> list[str]:
+        """Clean text for each clip, in order."""
+        if not clips:
+            return []
+        results = self._model.generate(
+            input=list(clips),
+            language=language,
+            use_itn=use_itn,
+            batch_size=self._batch_size,
+        )
+        if len(results) != len(clips):
+            raise RuntimeError(f"SenseVoice returned {len(results)} results for {len(clips)} clips")
+        return [clean_text(str(r.get("text", ""))) for r in results]

@@ -1,0 +1,38 @@
+"""What the core needs from each model role; models.py implements these with FunASR."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Span:
+    """A stretch of audio in milliseconds from the start of the recording."""
+
+    start_ms: int
+    end_ms: int
+
+    @property
+    def duration_ms(self) -> int:
+        """Length of the span."""
+        return self.end_ms - self.start_ms
+
+
+class SpeechDetector(Protocol):
+    """Finds the speech in a whole recording (offline VAD)."""
+
+    def detect(self, audio: np.ndarray) -> list[Span]:
+        """Speech spans of 16 kHz mono float32 audio, sorted and non-overlapping."""
+        ...
+
+
+class SpeechRecognizer(Protocol):
+    """Turns speech clips into clean text (offline ASR)."""
+
+    def recognize(self, clips: Sequence[np.ndarray], language: str, use_itn: bool) -> list[str]:
+        """One clean text per clip (tags and emoji removed), in order."""
+        ...

@@ -1,0 +1,106 @@
+"""Inference workers: one thread owns each model and runs its jobs by priority, then arrival."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any, TypeVar
+
+import numpy as np
+
+from .roles import Span, SpeechDetector, SpeechRecognizer
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+class Priority(IntEnum):
+    """Lower runs first: live partials beat second-pass segments beat uploads."""
+
+    REALTIME = 0
+    SECOND_PASS = 1
+    BACKGROUND = 2
+
+
+@dataclass(order=True)
+class _Job:
+    priority: int
+    seq: int
+    run: Callable[[], Any] = field(compare=False)
+    future: Future[Any] = field(compare=False)
+
+
+class ModelWorker:
+    """A thread that owns one model: FunASR instances must never run two calls at once."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._queue: queue.PriorityQueue[_Job] = queue.PriorityQueue()
+        self._seq = itertools.count()
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"model-{name}", daemon=True)
+        self._thread.start()
+
+    def submit(self, fn: Callable[[], T], priority: Priority) -> Future[T]:
+        """Queue `fn` to run on this worker; the future carries its result or exception."""
+        if self._stopped.is_set():
+            raise RuntimeError(f"model worker {self.name} is stopped")
+        future: Future[T] = Future()
+        self._queue.put(_Job(int(priority), next(self._seq), fn, future))
+        return future
+
+    def call(self, fn: Callable[[], T], priority: Priority) -> T:
+        """Run `fn` on this worker and wait for its result."""
+        return self.submit(fn, priority).result()
+
+    @property
+    def depth(self) -> int:
+        """Jobs waiting (not counting the one running)."""
+        return self._queue.qsize()
+
+    def stop(self) -> None:
+        """Finish queued jobs, then end the thread."""
+        self._stopped.set()
+        self._queue.put(_Job(1 << 30, next(self._seq), lambda: None, Future()))
+        self._thread.join(timeout=30)
+
+    def _loop(self) -> None:
+        while True:
+            job = self._queue.get()
+            if not job.future.set_running_or_notify_cancel():
+                continue
+            try:
+                job.future.set_result(job.run())
+            except BaseException as exc:  # the caller gets it; the worker keeps serving
+                log.exception("job failed on model worker %s", self.name)
+                job.future.set_exception(exc)
+            if self._stopped.is_set() and self._queue.empty():
+                return
+
+
+class ScheduledDetector:
+    """A SpeechDetector whose calls run on the model's worker at a fixed priority."""
+
+    def __init__(self, inner: SpeechDetector, worker: ModelWorker, priority: Priority) -> None:
+        self._inner, self._worker, self._priority = inner, worker, priority
+
+    def detect(self, audio: np.ndarray) -> list[Span]:
+        """See SpeechDetector.detect."""
+        return self._worker.call(lambda: self._inner.detect(audio), self._priority)
+
+
+class ScheduledRecognizer:
+    """A SpeechRecognizer whose calls run on the model's worker at a fixed priority."""
+
+    def __init__(self, inner: SpeechRecognizer, worker: ModelWorker, priority: Priority) -> None:
+        self._inner, self._worker, self._priority = inner, worker, priority
+
+    def recognize(self, clips: Sequence[np.ndarray], language: str, use_itn: bool) -> list[str]:
+        """See SpeechRecognizer.recognize."""
+        return self._worker.call(lambda: self._inner.recognize(clips, language, use_itn), self._priority)

@@ -1,0 +1,127 @@
+"""The service core: readiness while models load, and file transcription. Framework-free."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import IO, Any
+
+from .audio import decode_audio
+from .config import Settings
+from .engine import Engine
+from .errors import EmptyUpload, NotReady
+from .pipeline import ProgressFn, RecognitionOptions
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FileRequest:
+    """A file to transcribe and how."""
+
+    stream: IO[bytes]
+    filename: str
+    options: RecognitionOptions
+    timestamps: bool = True
+
+
+class AsrService:
+    """Holds the engine once loaded; answers 'not ready' until then."""
+
+    def __init__(self, settings: Settings, loader: Callable[[], Engine]) -> None:
+        self.settings = settings
+        self._loader = loader
+        self._engine: Engine | None = None
+        self._state = "loading"
+        self._message = "models are loading"
+        self._started = time.monotonic()
+
+    def load(self) -> None:
+        """Load the engine now, in this thread; re-raises the loader's error after recording it."""
+        try:
+            engine = self._loader()
+        except Exception as exc:
+            self._state, self._message = "failed", str(exc)
+            raise
+        self._engine, self._state, self._message = engine, "ready", "models loaded"
+
+    def load_in_background(self, on_failure: Callable[[BaseException], None]) -> threading.Thread:
+        """Start loading on a thread so the web server answers /api/health meanwhile."""
+
+        def run() -> None:
+            try:
+                self.load()
+            except Exception as exc:
+                on_failure(exc)
+
+        thread = threading.Thread(target=run, name="model-loader", daemon=True)
+        thread.start()
+        return thread
+
+    @property
+    def ready(self) -> bool:
+        """Whether models are loaded and warmed up."""
+        return self._engine is not None
+
+    def health(self) -> dict[str, Any]:
+        """Readiness in the /api/health shape."""
+        engine = self._engine
+        return {
+            "status": "ok" if engine else self._state,
+            "message": self._message,
+            "models_loaded": engine is not None,
+            "device": engine.device if engine else None,
+            "uptime_s": round(time.monotonic() - self._started, 1),
+        }
+
+    def engine(self) -> Engine:
+        """The loaded engine, or NotReady."""
+        if self._engine is None:
+            raise NotReady(f"the service is not ready: {self._message}")
+        return self._engine
+
+    def transcribe_file(self, request: FileRequest, progress: ProgressFn | None = None) -> dict[str, Any]:
+        """Decode and transcribe an upload into the REST `data` object."""
+        engine = self.engine()
+        if _is_empty(request.stream):
+            raise EmptyUpload("the uploaded file is empty (0 bytes)")
+        started = time.perf_counter()
+        audio = decode_audio(request.stream, self.settings.max_audio_s)
+        decoded = time.perf_counter()
+        transcript = engine.offline.transcribe(audio.samples, request.options, progress)
+        log.info(
+            "transcribed %s: %s, %d ms audio, decode %.2f s, asr %.2f s, %d sentences",
+            request.filename,
+            audio.container,
+            audio.duration_ms,
+            decoded - started,
+            time.perf_counter() - decoded,
+            len(transcript.sentences),
+        )
+        data: dict[str, Any] = {
+            "text": transcript.text,
+            "length": len(transcript.text),
+            "model": engine.offline_model_name,
+            "duration_ms": transcript.duration_ms,
+            "filename": request.filename,
+            "mode": "offline",
+            "language": request.options.language,
+        }
+        if request.timestamps:
+            data["timestamps"] = [s.as_dict() for s in transcript.sentences]
+        return data
+
+    def close(self) -> None:
+        """Stop the engine's workers."""
+        if self._engine is not None:
+            self._engine.close()
+
+
+def _is_empty(stream: IO[bytes]) -> bool:
+    position = stream.tell()
+    first = stream.read(1)
+    stream.seek(position)
+    return not first
