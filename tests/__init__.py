@@ -1,0 +1,1 @@
+"""Test suite of the 星纪 ASR service."""

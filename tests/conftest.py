@@ -1,0 +1,174 @@
+"""Shared fixtures: test models (built once, cached), speech audio, the loaded engine, a live server."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from asr_service.config import Settings
+from asr_service.engine import Engine, engine_from_models
+from asr_service.models import ModelSet, load_models
+from asr_service.service import AsrService
+
+from . import speech_fixtures
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import test_model_dirs  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def model_dirs() -> dict[str, Path]:
+    """Role -> directory of the tiny random-weight models and the real FSMN-VAD."""
+    return test_model_dirs.ensure_test_models("tiny")
+
+
+@pytest.fixture(scope="session")
+def model_env(model_dirs: dict[str, Path]) -> dict[str, str]:
+    """ASR_*_MODEL variables pointing at the test models."""
+    return test_model_dirs.model_env(model_dirs)
+
+
+@pytest.fixture(scope="session")
+def settings(model_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings for in-process tests: test models, a temp data dir, small limits."""
+    data = tmp_path_factory.mktemp("data")
+    env = {**model_env, "ASR_DATA_DIR": str(data), "ASR_MAX_UPLOAD_MB": "5", "ASR_MAX_AUDIO_S": "120"}
+    return Settings.from_env(env)
+
+
+@pytest.fixture(scope="session")
+def model_set(settings: Settings) -> ModelSet:
+    """The FunASR models, loaded once per test run."""
+    return load_models(settings)
+
+
+@pytest.fixture(scope="session")
+def engine(settings: Settings, model_set: ModelSet) -> Iterator[Engine]:
+    """The real engine on the test models."""
+    built = engine_from_models(settings, model_set)
+    yield built
+    built.close()
+
+
+@pytest.fixture(scope="session")
+def service(settings: Settings, engine: Engine) -> AsrService:
+    """A ready AsrService around the shared engine."""
+    svc = AsrService(settings, lambda: engine)
+    svc.load()
+    return svc
+
+
+@pytest.fixture(scope="session")
+def audio_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Folder of generated speech fixtures."""
+    speech_fixtures.require_tools()
+    return tmp_path_factory.mktemp("audio")
+
+
+@pytest.fixture(scope="session")
+def speech_wav(audio_dir: Path) -> Path:
+    """16 kHz mono WAV: Mandarin and English sentences with 1.5 s pauses."""
+    return speech_fixtures.make_speech(audio_dir / "speech")
+
+
+@pytest.fixture(scope="session")
+def format_matrix(speech_wav: Path, audio_dir: Path) -> list[speech_fixtures.Converted]:
+    """The speech in every supported format, rate and channel count."""
+    return speech_fixtures.make_format_matrix(speech_wav, audio_dir / "formats")
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    """A service process on loopback."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    data_dir: Path
+    tmp_dir: Path
+
+    def log(self) -> str:
+        """Everything the server wrote so far."""
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+
+def start_server(env_overrides: dict[str, str], workdir: Path, wait_ready: bool = True) -> LiveServer:
+    """Start `python asr_api_server.py` with the given environment; wait for readiness."""
+    port = free_port()
+    data_dir = workdir / "data"
+    tmp_dir = workdir / "tmp"
+    tmp_dir.mkdir(exist_ok=True)
+    env = {
+        **os.environ,
+        "ASR_HOST": "127.0.0.1",
+        "ASR_PORT": str(port),
+        "ASR_DATA_DIR": str(data_dir),
+        "PYTHONUNBUFFERED": "1",
+        **env_overrides,
+    }
+    log_path = workdir / "server.log"
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, str(ROOT / "asr_api_server.py")],
+            cwd=workdir,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    server = LiveServer(f"http://127.0.0.1:{port}", process, log_path, data_dir, tmp_dir)
+    if wait_ready:
+        wait_for_health(server, 200)
+    return server
+
+
+def wait_for_health(server: LiveServer, status: int, timeout_s: float = 180.0) -> None:
+    """Poll /api/health until it answers `status`; fail with the server log otherwise."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise AssertionError(f"server exited with {server.process.returncode}:\n{server.log()}")
+        try:
+            if requests.get(f"{server.url}/api/health", timeout=2).status_code == status:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"/api/health never answered {status}:\n{server.log()}")
+
+
+def stop_server(server: LiveServer) -> None:
+    """Terminate the process and wait for it."""
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait()
+
+
+@pytest.fixture(scope="session")
+def live_server(model_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One real server process on the test models for the whole run."""
+    server = start_server(
+        {**model_env, "ASR_MAX_UPLOAD_MB": "2", "ASR_MAX_AUDIO_S": "60"}, tmp_path_factory.mktemp("live")
+    )
+    yield server
+    stop_server(server)

@@ -1,0 +1,238 @@
+"""REST endpoints through Flask's test client: shapes, options and every bad input."""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from flask.testing import FlaskClient
+
+from asr_service.app import create_app
+from asr_service.config import Settings
+from asr_service.service import AsrService
+
+
+@pytest.fixture
+def client(settings: Settings, service: AsrService) -> Iterator[FlaskClient]:
+    app, _ = create_app(settings, service)
+    with app.test_client() as c:
+        yield c
+
+
+def _upload(client: FlaskClient, data: bytes, name: str = "speech.wav", **fields: str) -> Any:
+    form: dict[str, Any] = {"file": (io.BytesIO(data), name), **fields}
+    return client.post("/api/asr/transcribe", data=form, content_type="multipart/form-data")
+
+
+def _assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.get_json()
+    body = response.get_json()
+    assert body["success"] is False and body["code"] == code
+    assert isinstance(body["error"], str) and body["error"]
+    return body
+
+
+def test_health_is_ok_when_models_are_loaded(client: FlaskClient) -> None:
+    body = client.get("/api/health").get_json()
+    assert body["status"] == "ok" and body["models_loaded"] is True and body["success"] is True
+
+
+def test_transcribe_returns_text_and_sentence_timestamps(client: FlaskClient, speech_wav: Path) -> None:
+    response = _upload(client, speech_wav.read_bytes())
+    assert response.status_code == 200
+    body = response.get_json()
+    data = body["data"]
+    assert body["success"] is True and body["filename"] == "speech.wav" and body["mode"] == "offline"
+    assert data["filename"] == "speech.wav" and data["mode"] == "offline"
+    assert data["model"] == "SenseVoiceSmall"
+    assert data["length"] == len(data["text"]) > 0
+    assert 17000 < data["duration_ms"] < 30000
+    assert len(data["timestamps"]) >= 2
+    end = 0
+    for sentence in data["timestamps"]:
+        assert set(sentence) == {"text", "start_ms", "end_ms"}
+        assert end <= sentence["start_ms"] < sentence["end_ms"] <= data["duration_ms"]
+        end = sentence["end_ms"]
+
+
+def test_timestamps_can_be_left_out(client: FlaskClient, speech_wav: Path) -> None:
+    data = _upload(client, speech_wav.read_bytes(), generate_timestamps="false").get_json()["data"]
+    assert "timestamps" not in data and data["text"]
+
+
+def test_language_and_itn_options_reach_the_model(client: FlaskClient, speech_wav: Path) -> None:
+    auto = _upload(client, speech_wav.read_bytes()).get_json()["data"]
+    english = _upload(client, speech_wav.read_bytes(), language="en", use_itn="0").get_json()["data"]
+    assert english["language"] == "en"
+    assert auto["text"] != english["text"]  # the tiny model's output depends on both prompts
+
+
+def test_silence_is_empty_text_not_an_error(client: FlaskClient, tmp_path: Path) -> None:
+    import soundfile as sf
+
+    path = tmp_path / "silence.wav"
+    sf.write(path, np.zeros(16000 * 4, dtype=np.float32), 16000)
+    data = _upload(client, path.read_bytes(), "silence.wav").get_json()["data"]
+    assert data["text"] == "" and data["timestamps"] == [] and data["length"] == 0
+    assert data["duration_ms"] == 4000
+
+
+def test_models_and_formats_describe_the_service(client: FlaskClient) -> None:
+    models = client.get("/api/asr/models").get_json()["data"]
+    assert models["device"] == "cpu"
+    assert {m["role"] for m in models["models"]} == {"vad", "offline", "streaming", "punc"}
+    formats = client.get("/api/asr/formats").get_json()["data"]
+    assert set(formats["formats"]) == {"wav", "mp3", "ogg", "flac", "m4a", "aac", "wma", "webm"}
+    assert formats["max_upload_mb"] == 5
+
+
+def test_missing_file_field(client: FlaskClient) -> None:
+    response = client.post("/api/asr/transcribe", data={"other": "x"}, content_type="multipart/form-data")
+    assert "file" in _assert_error(response, 400, "bad_request")["error"]
+
+
+def test_not_multipart_at_all(client: FlaskClient) -> None:
+    _assert_error(client.post("/api/asr/transcribe", json={"file": "x"}), 400, "bad_request")
+
+
+def test_empty_file_name(client: FlaskClient, speech_wav: Path) -> None:
+    _assert_error(_upload(client, speech_wav.read_bytes(), ""), 400, "bad_request")
+
+
+def test_zero_byte_file(client: FlaskClient) -> None:
+    _assert_error(_upload(client, b"", "empty.wav"), 400, "empty_file")
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [("notes.wav", b"this is a text file renamed to wav\n" * 30), ("noise.mp3", bytes(range(256)) * 200)],
+)
+def test_undecodable_content(client: FlaskClient, name: str, content: bytes) -> None:
+    body = _assert_error(_upload(client, content, name), 415, "unsupported_media")
+    assert "Invalid data" in body["error"]
+
+
+def test_random_bytes_named_mp3(client: FlaskClient) -> None:
+    rng = np.random.default_rng(11)
+    _assert_error(_upload(client, rng.bytes(40_000), "random.mp3"), 415, "unsupported_media")
+
+
+def test_truncated_wav(client: FlaskClient, speech_wav: Path) -> None:
+    data = speech_wav.read_bytes()
+    body = _assert_error(_upload(client, data[: len(data) // 2]), 415, "unsupported_media")
+    assert "truncated" in body["error"]
+
+
+def test_wrong_extension_is_fine_when_content_is_audio(client: FlaskClient, speech_wav: Path) -> None:
+    assert _upload(client, speech_wav.read_bytes(), "meeting.mp3").status_code == 200
+
+
+def test_upload_over_the_size_limit(client: FlaskClient) -> None:
+    response = _upload(client, b"\0" * (6 * 1024 * 1024), "big.wav")
+    assert "5 MB" in _assert_error(response, 413, "upload_too_large")["error"]
+
+
+def test_audio_over_the_duration_limit(client: FlaskClient, tmp_path: Path) -> None:
+    import subprocess
+
+    path = tmp_path / "long.flac"
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "anullsrc=r=8000:cl=mono",
+            "-t",
+            "600",
+            "-c:a",
+            "flac",
+            str(path),
+        ],
+        check=True,
+    )
+    body = _assert_error(_upload(client, path.read_bytes(), "long.flac"), 413, "audio_too_long")
+    assert "120 s" in body["error"]
+
+
+@pytest.mark.parametrize(("field", "value"), [("generate_timestamps", "perhaps"), ("language", "fr")])
+def test_bad_option_values(client: FlaskClient, speech_wav: Path, field: str, value: str) -> None:
+    body = _assert_error(_upload(client, speech_wav.read_bytes(), **{field: value}), 400, "bad_request")
+    assert field in body["error"]
+
+
+def test_unknown_route_and_wrong_method_use_the_error_shape(client: FlaskClient) -> None:
+    _assert_error(client.get("/api/nothing-here"), 404, "not_found")
+    _assert_error(client.get("/api/asr/transcribe"), 405, "method_not_allowed")
+
+
+class _ExplodingRecognizer:
+    def recognize(self, clips: Any, language: str, use_itn: bool) -> list[str]:
+        raise RuntimeError("model crashed")
+
+
+def test_unexpected_failure_is_500_with_an_error_id_in_the_log(
+    settings: Settings, speech_wav: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from asr_service.engine import build_engine
+    from asr_service.roles import Span
+
+    class OneSpan:
+        def detect(self, audio: Any) -> list[Span]:
+            return [Span(0, 1000)]
+
+    broken = build_engine(settings, OneSpan(), _ExplodingRecognizer(), "x", "cpu", [])
+    svc = AsrService(settings, lambda: broken)
+    svc.load()
+    app, _ = create_app(settings, svc)
+    with caplog.at_level(logging.ERROR, logger="asr_service"), app.test_client() as c:
+        body = _assert_error(_upload(c, speech_wav.read_bytes()), 500, "internal_error")
+        error_id = re.search(r"error id ([0-9a-f]{12})", body["error"])
+        assert error_id is not None
+        assert any(error_id.group(1) in r.getMessage() for r in caplog.records)
+        assert c.get("/api/asr/formats").status_code == 200  # still serving
+    broken.close()
+
+
+def test_not_ready_until_models_load(settings: Settings, speech_wav: Path) -> None:
+    svc = AsrService(settings, lambda: (_ for _ in ()).throw(RuntimeError("no")))
+    app, _ = create_app(settings, svc)
+    with app.test_client() as c:
+        health = c.get("/api/health")
+        assert health.status_code == 503 and health.get_json()["status"] == "loading"
+        _assert_error(_upload(c, speech_wav.read_bytes()), 503, "not_ready")
+        _assert_error(c.get("/api/asr/models"), 503, "not_ready")
+    with pytest.raises(RuntimeError):
+        svc.load()
+    with app.test_client() as c:
+        body = c.get("/api/health").get_json()
+        assert body["status"] == "failed" and "no" in body["message"]
+
+
+def test_api_key_is_required_when_configured(service: AsrService, speech_wav: Path) -> None:
+    secured = Settings.from_env({"ASR_API_KEY": "s3cret-key"})
+    app, _ = create_app(secured, service)
+    with app.test_client() as c:
+        assert c.get("/api/health").status_code == 200
+        _assert_error(c.get("/api/asr/formats"), 401, "unauthorized")
+        _assert_error(c.get("/api/asr/formats", headers={"X-API-Key": "wrong"}), 401, "unauthorized")
+        assert c.get("/api/asr/formats", headers={"X-API-Key": "s3cret-key"}).status_code == 200
+        assert c.get("/api/asr/formats", headers={"Authorization": "Bearer s3cret-key"}).status_code == 200
+
+
+def test_cors_headers_only_for_allowed_origins(service: AsrService) -> None:
+    app, _ = create_app(Settings.from_env({"ASR_CORS_ORIGINS": "https://app.example"}), service)
+    with app.test_client() as c:
+        allowed = c.get("/api/asr/formats", headers={"Origin": "https://app.example"})
+        other = c.get("/api/asr/formats", headers={"Origin": "https://evil.example"})
+    assert allowed.headers["Access-Control-Allow-Origin"] == "https://app.example"
+    assert "Access-Control-Allow-Origin" not in other.headers

@@ -1,0 +1,67 @@
+"""Settings from the environment: defaults, parsing, clear errors, no secrets shown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from asr_service.config import DEFAULT_OFFLINE_MODEL, Settings, SettingsError
+
+
+def test_defaults_match_the_design() -> None:
+    s = Settings.from_env({})
+    assert (s.host, s.port, s.device) == ("0.0.0.0", 5006, "auto")
+    assert s.offline_model == DEFAULT_OFFLINE_MODEL
+    assert s.hotwords_file == Path("hotwords.json")
+    assert s.llm_api_url is None and s.llm_api_key is None and s.api_key is None
+    assert s.max_sentence_s == 15.0
+
+
+def test_environment_overrides_every_kind_of_field() -> None:
+    s = Settings.from_env(
+        {
+            "ASR_PORT": "6000",
+            "ASR_DEVICE": "CUDA:1",
+            "USE_MPS": "0",
+            "ASR_THREADS": "2",
+            "ASR_OFFLINE_MODEL": "/models/sv",
+            "ASR_DATA_DIR": "/var/asr",
+            "ASR_CORS_ORIGINS": "https://a, https://b",
+            "ASR_MAX_UPLOAD_MB": "1.5",
+            "ASR_LANGUAGE": "en",
+            "ASR_USE_ITN": "false",
+            "LLM_TIMEOUT_S": "5",
+        }
+    )
+    assert s.port == 6000 and s.device == "cuda:1" and s.use_mps is False and s.threads == 2
+    assert s.offline_model == "/models/sv" and s.data_dir == Path("/var/asr")
+    assert s.cors_origins == ("https://a", "https://b")
+    assert s.max_upload_bytes == int(1.5 * 1024 * 1024)
+    assert s.default_language == "en" and s.use_itn is False and s.llm_timeout_s == 5.0
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("ASR_PORT", "http"),
+        ("ASR_PORT", "-1"),
+        ("ASR_DEVICE", "tpu"),
+        ("USE_MPS", "maybe"),
+        ("ASR_MAX_UPLOAD_MB", "0"),
+        ("ASR_LANGUAGE", "fr"),
+    ],
+)
+def test_bad_values_name_the_variable(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_env({name: value})
+
+
+def test_blank_values_fall_back_to_defaults() -> None:
+    assert Settings.from_env({"ASR_PORT": "  ", "ASR_OFFLINE_MODEL": ""}).port == 5006
+
+
+def test_public_view_masks_secrets() -> None:
+    view = Settings.from_env({"LLM_API_KEY": "secret-value", "ASR_API_KEY": "k"}).public_view()
+    assert view["llm_api_key"] == "***" and view["api_key"] == "***"
+    assert "secret-value" not in str(view)

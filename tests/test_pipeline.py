@@ -1,0 +1,136 @@
+"""Offline pipeline: sentence invariants with fake models, and equality with direct FunASR calls."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+from funasr.utils.postprocess_utils import rich_transcription_postprocess
+
+from asr_service.models import ModelSet
+from asr_service.pipeline import OfflinePipeline, RecognitionOptions
+from asr_service.roles import Span
+from asr_service.segments import SAMPLE_RATE
+
+
+class FixedDetector:
+    """Reports the spans it was given."""
+
+    def __init__(self, spans: list[Span]) -> None:
+        self.spans = spans
+
+    def detect(self, audio: np.ndarray) -> list[Span]:
+        return list(self.spans)
+
+
+class LengthRecognizer:
+    """Names each clip by its length, so tests can see which audio reached the model."""
+
+    def __init__(self, silent_below_ms: int = 0) -> None:
+        self.calls: list[int] = []
+        self.silent_below_ms = silent_below_ms
+
+    def recognize(self, clips: Sequence[np.ndarray], language: str, use_itn: bool) -> list[str]:
+        self.calls.append(len(clips))
+        lengths = [len(c) * 1000 // SAMPLE_RATE for c in clips]
+        return ["" if ms < self.silent_below_ms else f"clip{ms}" for ms in lengths]
+
+
+def test_sentences_follow_vad_spans_in_integer_ms() -> None:
+    audio = np.zeros(10 * SAMPLE_RATE, dtype=np.float32)
+    pipeline = OfflinePipeline(
+        FixedDetector([Span(1000, 2500), Span(4000, 6000)]), LengthRecognizer(), 15000, 8
+    )
+    result = pipeline.transcribe(audio, RecognitionOptions())
+    assert [(s.text, s.start_ms, s.end_ms) for s in result.sentences] == [
+        ("clip1500", 1000, 2500),
+        ("clip2000", 4000, 6000),
+    ]
+    assert result.text == "clip1500 clip2000"
+    assert result.duration_ms == 10000
+
+
+def test_silence_gives_empty_text_and_no_sentences() -> None:
+    audio = np.zeros(3 * SAMPLE_RATE, dtype=np.float32)
+    result = OfflinePipeline(FixedDetector([]), LengthRecognizer(), 15000, 8).transcribe(
+        audio, RecognitionOptions()
+    )
+    assert result.text == "" and result.sentences == []
+
+
+def test_clips_without_text_leave_no_sentence() -> None:
+    audio = np.zeros(10 * SAMPLE_RATE, dtype=np.float32)
+    pipeline = OfflinePipeline(
+        FixedDetector([Span(0, 300), Span(1000, 3000)]), LengthRecognizer(500), 15000, 8
+    )
+    assert [s.start_ms for s in pipeline.transcribe(audio, RecognitionOptions()).sentences] == [1000]
+
+
+def test_long_speech_is_cut_and_recognised_in_bounded_calls() -> None:
+    audio = (0.1 * np.ones(100 * SAMPLE_RATE)).astype(np.float32)
+    recognizer = LengthRecognizer()
+    progress: list[tuple[float, str]] = []
+    pipeline = OfflinePipeline(FixedDetector([Span(0, 100_000)]), recognizer, 15000, clips_per_call=3)
+    result = pipeline.transcribe(audio, RecognitionOptions(), lambda f, s: progress.append((f, s)))
+    assert all(s.end_ms - s.start_ms <= 15000 for s in result.sentences)
+    assert result.sentences[0].start_ms == 0 and result.sentences[-1].end_ms == 100_000
+    assert max(recognizer.calls) <= 3
+    assert progress[0] == (0.0, "vad") and progress[-1] == (1.0, "done")
+    fractions = [f for f, _ in progress]
+    assert fractions == sorted(fractions)
+
+
+def test_vad_spans_past_the_end_are_clamped() -> None:
+    audio = np.zeros(2 * SAMPLE_RATE, dtype=np.float32)
+    result = OfflinePipeline(FixedDetector([Span(1500, 2600)]), LengthRecognizer(), 15000, 8).transcribe(
+        audio, RecognitionOptions()
+    )
+    assert [(s.start_ms, s.end_ms) for s in result.sentences] == [(1500, 2000)]
+
+
+_EMOJI = re.compile("[\U0001f300-\U0001faff\u2600-\u27bf\u2753]")
+
+
+def _direct_funasr(models: ModelSet, audio: np.ndarray, language: str, use_itn: bool) -> list[dict[str, Any]]:
+    """The pipeline written straight against FunASR: one VAD call, one SenseVoice call per segment."""
+    vad = models.loaded["vad"].model
+    sensevoice = models.loaded["offline"].model
+    segments = vad.generate(input=audio)[0]["value"]
+    out = []
+    for start, end in segments:
+        clip = audio[start * 16 : end * 16]
+        raw = sensevoice.generate(input=clip, language=language, use_itn=use_itn)[0]["text"]
+        text = _EMOJI.sub("", rich_transcription_postprocess(raw)).strip()
+        if text:
+            out.append({"text": text, "start_ms": start, "end_ms": end})
+    return out
+
+
+def test_engine_equals_direct_funasr_pipeline(engine: Any, model_set: ModelSet, speech_wav: Path) -> None:
+    audio, _ = sf.read(speech_wav, dtype="float32")
+    for language, use_itn in (("auto", True), ("en", False)):
+        result = engine.offline.transcribe(audio, RecognitionOptions(language, use_itn))
+        expected = _direct_funasr(model_set, audio, language, use_itn)
+        assert len(expected) >= 2, "the fixture should give several VAD segments"
+        assert [s.as_dict() for s in result.sentences] == expected
+
+
+def test_engine_invariants_on_real_models(engine: Any, speech_wav: Path) -> None:
+    audio, _ = sf.read(speech_wav, dtype="float32")
+    result = engine.offline.transcribe(audio, RecognitionOptions())
+    previous_end = 0
+    for sentence in result.sentences:
+        assert isinstance(sentence.start_ms, int) and isinstance(sentence.end_ms, int)
+        assert previous_end <= sentence.start_ms < sentence.end_ms <= result.duration_ms
+        assert "<|" not in sentence.text and not _EMOJI.search(sentence.text)
+        previous_end = sentence.end_ms
+    assert result.text.replace(" ", "") == "".join(s.text for s in result.sentences).replace(" ", "")
+
+
+def test_silence_through_real_models_is_empty(engine: Any) -> None:
+    result = engine.offline.transcribe(np.zeros(5 * SAMPLE_RATE, dtype=np.float32), RecognitionOptions())
+    assert result.text == "" and result.sentences == []
