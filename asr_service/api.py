@@ -7,8 +7,8 @@ import logging
 import uuid
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, request
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from flask import Blueprint, Flask, Response, current_app, jsonify, request, send_file
+from werkzeug.exceptions import HTTPException, NotFound, RequestEntityTooLarge, Unauthorized
 
 from .audio import SUPPORTED_FORMATS
 from .config import SENSEVOICE_LANGUAGES, Settings
@@ -116,6 +116,38 @@ def transcribe() -> tuple[Response, int]:
     request_ = FileRequest(upload.stream, upload.filename, options, _flag("generate_timestamps", True))
     data = service().transcribe_file(request_)
     return jsonify({"success": True, "data": data, "filename": data["filename"], "mode": data["mode"]}), 200
+
+
+@bp.get("/api/asr/backup-audio/<recording_id>")
+def backup_audio(recording_id: str) -> Response:
+    """The WAV of a live recording (16 kHz mono s16le), for the retention time."""
+    path = service().recordings.existing(recording_id)
+    if path is None:
+        raise NotFound(f"no backup audio with id {recording_id!r} (it may have expired)")
+    return send_file(path, mimetype="audio/wav", as_attachment=True, download_name=f"{recording_id}.wav")
+
+
+@bp.delete("/api/asr/backup-audio/<recording_id>")
+def delete_backup_audio(recording_id: str) -> tuple[Response, int]:
+    """Delete a recording's backup audio now."""
+    if not service().recordings.delete(recording_id):
+        raise NotFound(f"no backup audio with id {recording_id!r}")
+    return jsonify({"success": True, "data": {"deleted": recording_id}}), 200
+
+
+@bp.get("/api/asr/sessions/<session_id>/result")
+def session_result(session_id: str) -> tuple[Response, int]:
+    """A finished live session's final_result, for its resume token's holder."""
+    token = request.headers.get("X-Resume-Token") or request.args.get("resume_token") or ""
+    if not token:
+        raise Unauthorized("send the session's resume token as X-Resume-Token or ?resume_token=")
+    try:
+        result = service().results.load(session_id, token)
+    except KeyError:
+        raise NotFound(f"no finished result for session {session_id!r} (still running, or expired)") from None
+    except PermissionError:
+        raise Unauthorized("the resume token does not match this session") from None
+    return jsonify({"success": True, "data": result}), 200
 
 
 def _flag(name: str, default: bool) -> bool:

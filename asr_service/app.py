@@ -8,13 +8,14 @@ from flask_socketio import SocketIO
 from .api import bp, register_error_handlers
 from .config import Settings
 from .engine import load_engine
+from .realtime import register_realtime
 from .service import AsrService
 
 
 def create_app(settings: Settings | None = None, service: AsrService | None = None) -> tuple[Flask, SocketIO]:
     """Build the Flask app and its Socket.IO server around `service` (models load elsewhere)."""
     settings = settings or Settings.from_env()
-    service = service or AsrService(settings, lambda: load_engine(settings))
+    service = service or _default_service(settings)
     app = Flask(__name__)
     # Werkzeug rejects a larger body from Content-Length (or while streaming) before reading it.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes
@@ -26,8 +27,24 @@ def create_app(settings: Settings | None = None, service: AsrService | None = No
     register_error_handlers(app)
     _allow_cors(app, settings.cors_origins)
     origins: str | list[str] = list(settings.cors_origins) if settings.cors_origins else []
-    socketio = SocketIO(app, async_mode="threading", cors_allowed_origins=origins or None)
+    # async_handlers=False: each client's events run in order on its own connection thread, so audio
+    # frames reach the session in the order they were sent; handlers only queue work, never block on it.
+    socketio = SocketIO(
+        app,
+        async_mode="threading",
+        async_handlers=False,
+        cors_allowed_origins=origins or None,
+        max_http_buffer_size=max(settings.max_frame_bytes * 4, 1_000_000),
+    )
+    register_realtime(socketio, service, settings)
+    service.start_janitor()
     return app, socketio
+
+
+def _default_service(settings: Settings) -> AsrService:
+    """The service loading the models named in the settings, sharing its stores with live sessions."""
+    svc = AsrService(settings, lambda: load_engine(settings, svc.recordings, svc.results))
+    return svc
 
 
 def _allow_cors(app: Flask, origins: tuple[str, ...]) -> None:

@@ -106,6 +106,10 @@ class Settings:
     max_audio_s: float = 4 * 3600.0
     max_sessions: int = 32
     max_sentence_s: float = 15.0
+    max_session_s: float = 4 * 3600.0
+    max_frame_bytes: int = 64000
+    resume_grace_s: float = 60.0
+    retention_s: float = 72 * 3600.0
     default_language: str = "auto"
     use_itn: bool = True
     offline_batch_size: int = 8
@@ -156,6 +160,10 @@ class Settings:
             max_audio_s=_parse("ASR_MAX_AUDIO_S", e, d.max_audio_s, _positive_float),
             max_sessions=_parse("ASR_MAX_SESSIONS", e, d.max_sessions, _positive_int),
             max_sentence_s=_parse("ASR_MAX_SENTENCE_S", e, d.max_sentence_s, _positive_float),
+            max_session_s=_parse("ASR_MAX_SESSION_S", e, d.max_session_s, _positive_float),
+            max_frame_bytes=_parse("ASR_MAX_FRAME_BYTES", e, d.max_frame_bytes, _positive_int),
+            resume_grace_s=_parse("ASR_RESUME_GRACE_S", e, d.resume_grace_s, _positive_float),
+            retention_s=_parse("ASR_RETENTION_S", e, d.retention_s, _positive_float),
             default_language=_parse("ASR_LANGUAGE", e, d.default_language, _language),
             use_itn=_parse("ASR_USE_ITN", e, d.use_itn, _bool),
             offline_batch_size=_parse("ASR_OFFLINE_BATCH", e, d.offline_batch_size, _positive_int),

@@ -1,4 +1,4 @@
-"""Composition of loaded models into workers and pipelines the service uses."""
+"""Composition of loaded models into workers, the offline pipeline and live sessions."""
 
 from __future__ import annotations
 
@@ -7,68 +7,111 @@ from typing import TYPE_CHECKING, Any
 
 from .config import Settings
 from .pipeline import OfflinePipeline
-from .roles import SpeechDetector, SpeechRecognizer
-from .scheduler import ModelWorker, Priority, ScheduledDetector, ScheduledRecognizer
+from .results import ResultStore
+from .roles import Punctuator, SpeechDetector, SpeechRecognizer, StreamingDetector, StreamingRecognizer
+from .scheduler import ModelWorker, OnWorker, Priority, ScheduledDetector, ScheduledRecognizer
+from .sessions import SessionRegistry
+from .spool import RecordingStore
+from .streaming import LiveModels, RecordingSession, SessionLimits
 
 if TYPE_CHECKING:
     from .models import ModelSet
 
 
 @dataclass
+class ModelRoles:
+    """One object per model role, as the core sees them."""
+
+    vad: SpeechDetector
+    offline: SpeechRecognizer
+    streaming_vad: StreamingDetector
+    streaming: StreamingRecognizer
+    punc: Punctuator
+
+
+@dataclass
 class Engine:
-    """What a request needs: the offline pipeline plus descriptions of the models behind it."""
+    """What requests need: the offline pipeline, live sessions, and descriptions of the models."""
 
     offline: OfflinePipeline
+    sessions: SessionRegistry
     offline_model_name: str
     device: str
     models: list[dict[str, Any]]
     workers: list[ModelWorker] = field(default_factory=list)
 
+    def queue_depths(self) -> dict[str, int]:
+        """Jobs waiting per model worker."""
+        return {w.name: w.depth for w in self.workers}
+
     def close(self) -> None:
-        """Stop the model workers after their queued jobs."""
+        """Finish running recordings, then stop the model workers after their queued jobs."""
+        self.sessions.shutdown()
         for worker in self.workers:
             worker.stop()
 
 
 def build_engine(
     settings: Settings,
-    detector: SpeechDetector,
-    recognizer: SpeechRecognizer,
+    roles: ModelRoles,
+    recordings: RecordingStore,
+    results: ResultStore,
     offline_model_name: str,
     device: str,
     models: list[dict[str, Any]],
 ) -> Engine:
-    """Give each model its own worker thread and wire the offline pipeline to them."""
-    vad_worker, offline_worker = ModelWorker("vad"), ModelWorker("offline")
+    """Give each model its own worker thread and wire the pipelines to them."""
+    workers = {name: ModelWorker(name) for name in ("vad", "live-vad", "offline", "streaming", "punc")}
     pipeline = OfflinePipeline(
-        ScheduledDetector(detector, vad_worker, Priority.BACKGROUND),
-        ScheduledRecognizer(recognizer, offline_worker, Priority.BACKGROUND),
+        ScheduledDetector(roles.vad, workers["vad"], Priority.BACKGROUND),
+        ScheduledRecognizer(roles.offline, workers["offline"], Priority.BACKGROUND),
         max_sentence_ms=int(settings.max_sentence_s * 1000),
         clips_per_call=settings.offline_batch_size,
     )
-    return Engine(pipeline, offline_model_name, device, models, [vad_worker, offline_worker])
+    live = LiveModels(
+        vad=OnWorker(roles.streaming_vad, workers["live-vad"], Priority.REALTIME),
+        asr=OnWorker(roles.streaming, workers["streaming"], Priority.REALTIME),
+        punc=OnWorker(roles.punc, workers["punc"], Priority.REALTIME),
+        offline=OnWorker(roles.offline, workers["offline"], Priority.SECOND_PASS),
+    )
+    limits = SessionLimits(
+        max_frame_bytes=settings.max_frame_bytes,
+        max_session_s=settings.max_session_s,
+        max_sentence_ms=int(settings.max_sentence_s * 1000),
+    )
+    registry = SessionRegistry(
+        lambda: RecordingSession(live, recordings, results, limits),
+        max_active=settings.max_sessions,
+        grace_s=settings.resume_grace_s,
+    )
+    return Engine(pipeline, registry, offline_model_name, device, models, list(workers.values()))
 
 
-def load_engine(settings: Settings) -> Engine:
+def load_engine(settings: Settings, recordings: RecordingStore, results: ResultStore) -> Engine:
     """Load every model role from the settings and build the engine (raises ModelLoadError)."""
     from . import models as funasr_models  # heavy: torch and funasr load here, once
 
-    return engine_from_models(settings, funasr_models.load_models(settings))
+    return engine_from_models(settings, funasr_models.load_models(settings), recordings, results)
 
 
-def engine_from_models(settings: Settings, loaded: ModelSet) -> Engine:
+def engine_from_models(
+    settings: Settings, loaded: ModelSet, recordings: RecordingStore, results: ResultStore
+) -> Engine:
     """Build the engine around already loaded FunASR models."""
     from . import models as funasr_models
 
     offline = loaded.loaded["offline"]
-    return build_engine(
-        settings,
-        funasr_models.FunasrVad(loaded.loaded["vad"].model),
+    roles = ModelRoles(
+        vad=funasr_models.FunasrVad(loaded.loaded["vad"].model),
         # Padded batches only pay off on a GPU; on CPU one clip at a time is as fast and exact.
-        funasr_models.SenseVoiceRecognizer(
+        offline=funasr_models.SenseVoiceRecognizer(
             offline.model, settings.offline_batch_size if loaded.device.startswith("cuda") else 1
         ),
-        offline_model_name=offline.path.name,
-        device=loaded.device,
-        models=loaded.describe(),
+        # live sessions get their own VAD instance (it is tiny), so a long upload never delays them
+        streaming_vad=funasr_models.FsmnStreamingVad(loaded.second_vad()),
+        streaming=funasr_models.ParaformerStreaming(loaded.loaded["streaming"].model),
+        punc=funasr_models.RealtimePunctuator(loaded.loaded["punc"].model),
+    )
+    return build_engine(
+        settings, roles, recordings, results, offline.path.name, loaded.device, loaded.describe()
     )

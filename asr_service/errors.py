@@ -46,3 +46,16 @@ class NotReady(ServiceError):
 
     code = "not_ready"
     status = 503
+
+
+class SessionError(Exception):
+    """A Socket.IO request that cannot be honoured; sent to the client as `error {code, message}`."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    def payload(self) -> dict[str, str]:
+        """The `error` event body."""
+        return {"code": self.code, "message": self.message}

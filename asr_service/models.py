@@ -31,8 +31,9 @@ _FUNASR_ALIASES = {
     "ct-punc-c": "iic/punc_ct-transformer_zh-cn-common-vad_realtime-vocab272727",
     "SenseVoiceSmall": "iic/SenseVoiceSmall",
 }
-# Chunked VAD keeps memory flat on hours-long files; results match one offline call.
-_VAD_CHUNK_S = 60
+# Files are run through VAD in 60 s chunks: memory stays flat on hours-long files, and a file
+# shorter than a chunk gets exactly the segments of one whole-file call.
+_VAD_CHUNK_MS = 60_000
 _SAMPLE_RATE = 16000
 # What rich_transcription_postprocess turns event/emotion tags into; none of it is speech.
 _EMOJI = re.compile("[\U0001f300-\U0001faff\u2600-\u27bf\u2753\u2b50\ufe0f]")
@@ -69,6 +70,10 @@ class ModelSet:
     device: str
     threads: int
     loaded: dict[str, LoadedModel] = field(default_factory=dict)
+
+    def second_vad(self) -> Any:
+        """Another instance of the VAD model (it is small), for a second worker to own."""
+        return build_automodel(self.loaded["vad"].path, self.device, self.threads)
 
     def describe(self) -> list[dict[str, Any]]:
         """Role, source, directory and load time of every loaded model (for /api/asr/models)."""
@@ -198,6 +203,22 @@ def _weights_hint(spec: ModelSpec) -> str:
     return f"Re-download the model or point {spec.env_var} at a complete model directory."
 
 
+def build_automodel(path: Path, device: str, threads: int) -> Any:
+    """A FunASR AutoModel from a local directory, quiet and repeatable."""
+    # FunASR prints banners to stdout; keep the start-up output to our own lines.
+    with contextlib.redirect_stdout(io.StringIO()):
+        return AutoModel(
+            model=str(path),
+            device=device,
+            ncpu=threads,
+            disable_update=True,
+            disable_pbar=True,
+            disable_log=True,
+            log_level="ERROR",
+            frontend_conf={"dither": 0.0},  # released configs dither: same audio, other text
+        )
+
+
 def load_one(spec: ModelSpec, settings: Settings, device: str) -> LoadedModel:
     """Resolve, build and verify one role's model."""
     source = spec.source(settings)
@@ -211,18 +232,7 @@ def load_one(spec: ModelSpec, settings: Settings, device: str) -> LoadedModel:
             f"Point {spec.env_var} at a FunASR model directory.",
         )
     try:
-        # FunASR prints banners to stdout; keep the start-up output to our own lines.
-        with contextlib.redirect_stdout(io.StringIO()):
-            model = AutoModel(
-                model=str(path),
-                device=device,
-                ncpu=settings.threads,
-                disable_update=True,
-                disable_pbar=True,
-                disable_log=True,
-                log_level="ERROR",
-                frontend_conf={"dither": 0.0},  # released configs dither: same audio, other text
-            )
+        model = build_automodel(path, device, settings.threads)
     except Exception as exc:
         raise ModelLoadError(
             spec, source, f"FunASR could not build it ({_first_line(exc)})", _weights_hint(spec)
@@ -288,19 +298,20 @@ def clean_text(raw: str) -> str:
 class FunasrVad:
     """Offline speech detection with FSMN-VAD, run in chunks so memory stays flat."""
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: Any, chunk_ms: int = _VAD_CHUNK_MS) -> None:
         self._model = model
+        self._chunk_ms = chunk_ms
 
     def detect(self, audio: np.ndarray) -> list[Span]:
         """Speech spans in ms, from streaming FSMN-VAD over fixed chunks."""
-        step = _VAD_CHUNK_S * _SAMPLE_RATE
+        step = self._chunk_ms * _SAMPLE_RATE // 1000
         cache: dict[str, Any] = {}
         spans: list[Span] = []
         open_start: int | None = None
         for begin in range(0, max(len(audio), 1), step):
             chunk = audio[begin : begin + step]
             result = self._model.generate(
-                input=chunk, cache=cache, is_final=begin + step >= len(audio), chunk_size=_VAD_CHUNK_S * 1000
+                input=chunk, cache=cache, is_final=begin + step >= len(audio), chunk_size=self._chunk_ms
             )
             for start, end in result[0]["value"] if result else []:
                 if start >= 0 and end >= 0:
@@ -313,6 +324,71 @@ class FunasrVad:
         if open_start is not None:  # speech running to the very end
             spans.append(Span(open_start, len(audio) * 1000 // _SAMPLE_RATE))
         return spans
+
+
+class FsmnStreamingVad:
+    """Streaming FSMN-VAD: one call per chunk with the stream's own cache."""
+
+    def __init__(self, model: Any) -> None:
+        self._model = model
+
+    def step(self, chunk: np.ndarray, cache: dict[str, object], is_final: bool) -> list[tuple[int, int]]:
+        """See StreamingDetector.step."""
+        chunk_ms = max(1, len(chunk) * 1000 // _SAMPLE_RATE)
+        result = self._model.generate(input=chunk, cache=cache, is_final=is_final, chunk_size=chunk_ms)
+        return [(int(a), int(b)) for a, b in (result[0]["value"] if result else [])]
+
+
+class ParaformerStreaming:
+    """Streaming Paraformer with the released 600 ms chunking and look-back settings."""
+
+    CHUNK_SIZE = (0, 10, 5)
+    ENCODER_LOOK_BACK = 4
+    DECODER_LOOK_BACK = 1
+
+    def __init__(self, model: Any) -> None:
+        self._model = model
+
+    def step(self, chunk: np.ndarray, cache: dict[str, object], is_final: bool) -> str:
+        """See StreamingRecognizer.step."""
+        result = self._model.generate(
+            input=chunk,
+            cache=cache,
+            is_final=is_final,
+            chunk_size=list(self.CHUNK_SIZE),
+            encoder_chunk_look_back=self.ENCODER_LOOK_BACK,
+            decoder_chunk_look_back=self.DECODER_LOOK_BACK,
+        )
+        return str(result[0].get("text", "")) if result else ""
+
+
+class RealtimePunctuator:
+    """CT-Transformer realtime punctuation, guarded against the inputs it crashes on."""
+
+    def __init__(self, model: Any) -> None:
+        self._model = model
+
+    def punctuate(self, text: str, cache: dict[str, object]) -> str:
+        """See Punctuator.punctuate; on a model failure the text comes back unpunctuated."""
+        text = text.strip()
+        if not text:
+            return ""  # the model raises on empty input
+        if not cache.get("pre_text") and _single_token(text):
+            return text  # and on a lone token with nothing cached
+        try:
+            result = self._model.generate(input=text, cache=cache)
+        except Exception:
+            log.warning(
+                "punctuation failed on %d characters; keeping the text as is", len(text), exc_info=True
+            )
+            return text
+        return str(result[0].get("text", text)) if result else text
+
+
+def _single_token(text: str) -> bool:
+    """One CJK character or one Latin word: what the punctuation model cannot take alone."""
+    parts = text.split()
+    return len(parts) == 1 and (len(parts[0]) == 1 or parts[0].isascii())
 
 
 class SenseVoiceRecognizer:

@@ -36,3 +36,27 @@ class SpeechRecognizer(Protocol):
     def recognize(self, clips: Sequence[np.ndarray], language: str, use_itn: bool) -> list[str]:
         """One clean text per clip (tags and emoji removed), in order."""
         ...
+
+
+class StreamingDetector(Protocol):
+    """Speech detection fed chunk by chunk (streaming FSMN-VAD); `cache` holds one stream's state."""
+
+    def step(self, chunk: np.ndarray, cache: dict[str, object], is_final: bool) -> list[tuple[int, int]]:
+        """Events for this chunk in ms: (start, -1) speech began, (-1, end) ended, (start, end) both."""
+        ...
+
+
+class StreamingRecognizer(Protocol):
+    """Live ASR fed 600 ms chunks (streaming Paraformer); `cache` holds one stream's state."""
+
+    def step(self, chunk: np.ndarray, cache: dict[str, object], is_final: bool) -> str:
+        """New text decoded from this chunk (may be empty)."""
+        ...
+
+
+class Punctuator(Protocol):
+    """Realtime punctuation; `cache` carries the unfinished sentence between calls."""
+
+    def punctuate(self, text: str, cache: dict[str, object]) -> str:
+        """`text` with punctuation added; never raises on empty or one-token input."""
+        ...

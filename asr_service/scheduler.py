@@ -10,13 +10,14 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
 from .roles import Span, SpeechDetector, SpeechRecognizer
 
 T = TypeVar("T")
+M = TypeVar("M")
 log = logging.getLogger(__name__)
 
 
@@ -104,3 +105,18 @@ class ScheduledRecognizer:
     def recognize(self, clips: Sequence[np.ndarray], language: str, use_itn: bool) -> list[str]:
         """See SpeechRecognizer.recognize."""
         return self._worker.call(lambda: self._inner.recognize(clips, language, use_itn), self._priority)
+
+
+class OnWorker(Generic[M]):
+    """A model reachable only through its worker, at a fixed priority."""
+
+    def __init__(self, model: M, worker: ModelWorker, priority: Priority) -> None:
+        self._model, self._worker, self._priority = model, worker, priority
+
+    def run(self, fn: Callable[[M], T]) -> T:
+        """Run `fn(model)` on the worker and wait for it."""
+        return self._worker.call(lambda: fn(self._model), self._priority)
+
+    def submit(self, fn: Callable[[M], T]) -> Future[T]:
+        """Queue `fn(model)` on the worker without waiting."""
+        return self._worker.submit(lambda: fn(self._model), self._priority)

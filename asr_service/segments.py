@@ -22,19 +22,23 @@ def clamp_spans(spans: list[Span], duration_ms: int) -> list[Span]:
     return out
 
 
-def split_long_spans(audio: np.ndarray, spans: list[Span], max_ms: int) -> list[Span]:
-    """Every span longer than max_ms cut into consecutive pieces of at most max_ms each."""
+def split_long_spans(audio: np.ndarray, spans: list[Span], max_ms: int, origin_ms: int = 0) -> list[Span]:
+    """Every span longer than max_ms cut into consecutive pieces of at most max_ms each.
+
+    `audio` starts at `origin_ms` of the recording, so a live session can pass just one segment.
+    """
     out: list[Span] = []
     for span in spans:
-        out.extend(_split_one(audio, span, max_ms))
+        out.extend(_split_one(audio, span, max_ms, origin_ms))
     return out
 
 
-def _split_one(audio: np.ndarray, span: Span, max_ms: int) -> list[Span]:
+def _split_one(audio: np.ndarray, span: Span, max_ms: int, origin_ms: int) -> list[Span]:
     pieces: list[Span] = []
     start = span.start_ms
     while span.end_ms - start > max_ms:
-        cut = _quietest_ms(audio, start + max_ms // 2, start + max_ms)
+        lo = start + max_ms // 2
+        cut = origin_ms + _quietest_ms(audio, lo - origin_ms, start + max_ms - origin_ms)
         pieces.append(Span(start, cut))
         start = cut
     pieces.append(Span(start, span.end_ms))

@@ -14,8 +14,23 @@ from .config import Settings
 from .engine import Engine
 from .errors import EmptyUpload, NotReady
 from .pipeline import ProgressFn, RecognitionOptions
+from .results import ResultStore
+from .spool import RecordingStore
 
 log = logging.getLogger(__name__)
+
+_SWEEP_EVERY_S = 1.0
+_RETENTION_SWEEP_EVERY_S = 600.0
+
+
+def recording_store(settings: Settings) -> RecordingStore:
+    """Where live recordings (spools and backups) live."""
+    return RecordingStore(settings.data_dir / "recordings", settings.retention_s)
+
+
+def result_store(settings: Settings) -> ResultStore:
+    """Where finished live results live."""
+    return ResultStore(settings.data_dir / "results", settings.retention_s)
 
 
 @dataclass(frozen=True)
@@ -38,6 +53,34 @@ class AsrService:
         self._state = "loading"
         self._message = "models are loading"
         self._started = time.monotonic()
+        self.recordings = recording_store(settings)
+        self.results = result_store(settings)
+        self._stop = threading.Event()
+        self._janitor: threading.Thread | None = None
+        recovered = self.recordings.recover()
+        if recovered:
+            log.warning("%d recordings interrupted by a restart were kept as backups", len(recovered))
+
+    def start_janitor(self) -> None:
+        """Expire parked sessions every second and delete old files every ten minutes."""
+        if self._janitor is not None:
+            return
+
+        def loop() -> None:
+            last_retention = 0.0
+            while not self._stop.wait(_SWEEP_EVERY_S):
+                try:
+                    if self._engine is not None:
+                        self._engine.sessions.sweep()
+                    if time.monotonic() - last_retention > _RETENTION_SWEEP_EVERY_S:
+                        last_retention = time.monotonic()
+                        self.recordings.sweep()
+                        self.results.sweep()
+                except Exception:
+                    log.exception("janitor sweep failed; trying again")
+
+        self._janitor = threading.Thread(target=loop, name="janitor", daemon=True)
+        self._janitor.start()
 
     def load(self) -> None:
         """Load the engine now, in this thread; re-raises the loader's error after recording it."""
@@ -115,7 +158,8 @@ class AsrService:
         return data
 
     def close(self) -> None:
-        """Stop the engine's workers."""
+        """Stop the janitor, finish recordings and stop the engine's workers."""
+        self._stop.set()
         if self._engine is not None:
             self._engine.close()
 

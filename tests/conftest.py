@@ -17,7 +17,7 @@ import requests
 from asr_service.config import Settings
 from asr_service.engine import Engine, engine_from_models
 from asr_service.models import ModelSet, load_models
-from asr_service.service import AsrService
+from asr_service.service import AsrService, recording_store, result_store
 
 from . import speech_fixtures
 
@@ -56,7 +56,7 @@ def model_set(settings: Settings) -> ModelSet:
 @pytest.fixture(scope="session")
 def engine(settings: Settings, model_set: ModelSet) -> Iterator[Engine]:
     """The real engine on the test models."""
-    built = engine_from_models(settings, model_set)
+    built = engine_from_models(settings, model_set, recording_store(settings), result_store(settings))
     yield built
     built.close()
 

@@ -17,6 +17,8 @@ from asr_service.app import create_app
 from asr_service.config import Settings
 from asr_service.service import AsrService
 
+from .fakes import ExplodingRecognizer, FixedDetector, NoSpeechStream, PlainPunctuator, SilentStream
+
 
 @pytest.fixture
 def client(settings: Settings, service: AsrService) -> Iterator[FlaskClient]:
@@ -175,22 +177,21 @@ def test_unknown_route_and_wrong_method_use_the_error_shape(client: FlaskClient)
     _assert_error(client.get("/api/asr/transcribe"), 405, "method_not_allowed")
 
 
-class _ExplodingRecognizer:
-    def recognize(self, clips: Any, language: str, use_itn: bool) -> list[str]:
-        raise RuntimeError("model crashed")
-
-
 def test_unexpected_failure_is_500_with_an_error_id_in_the_log(
     settings: Settings, speech_wav: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from asr_service.engine import build_engine
+    from asr_service.engine import ModelRoles, build_engine
     from asr_service.roles import Span
+    from asr_service.service import recording_store, result_store
 
-    class OneSpan:
-        def detect(self, audio: Any) -> list[Span]:
-            return [Span(0, 1000)]
-
-    broken = build_engine(settings, OneSpan(), _ExplodingRecognizer(), "x", "cpu", [])
+    roles = ModelRoles(
+        vad=FixedDetector([Span(0, 1000)]),
+        offline=ExplodingRecognizer(),
+        streaming_vad=NoSpeechStream(),
+        streaming=SilentStream(),
+        punc=PlainPunctuator(),
+    )
+    broken = build_engine(settings, roles, recording_store(settings), result_store(settings), "x", "cpu", [])
     svc = AsrService(settings, lambda: broken)
     svc.load()
     app, _ = create_app(settings, svc)
@@ -218,8 +219,8 @@ def test_not_ready_until_models_load(settings: Settings, speech_wav: Path) -> No
         assert body["status"] == "failed" and "no" in body["message"]
 
 
-def test_api_key_is_required_when_configured(service: AsrService, speech_wav: Path) -> None:
-    secured = Settings.from_env({"ASR_API_KEY": "s3cret-key"})
+def test_api_key_is_required_when_configured(service: AsrService, tmp_path: Path) -> None:
+    secured = Settings.from_env({"ASR_API_KEY": "s3cret-key", "ASR_DATA_DIR": str(tmp_path)})
     app, _ = create_app(secured, service)
     with app.test_client() as c:
         assert c.get("/api/health").status_code == 200
@@ -229,8 +230,9 @@ def test_api_key_is_required_when_configured(service: AsrService, speech_wav: Pa
         assert c.get("/api/asr/formats", headers={"Authorization": "Bearer s3cret-key"}).status_code == 200
 
 
-def test_cors_headers_only_for_allowed_origins(service: AsrService) -> None:
-    app, _ = create_app(Settings.from_env({"ASR_CORS_ORIGINS": "https://app.example"}), service)
+def test_cors_headers_only_for_allowed_origins(service: AsrService, tmp_path: Path) -> None:
+    settings = Settings.from_env({"ASR_CORS_ORIGINS": "https://app.example", "ASR_DATA_DIR": str(tmp_path)})
+    app, _ = create_app(settings, service)
     with app.test_client() as c:
         allowed = c.get("/api/asr/formats", headers={"Origin": "https://app.example"})
         other = c.get("/api/asr/formats", headers={"Origin": "https://evil.example"})

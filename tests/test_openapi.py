@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import yaml
 
@@ -26,8 +27,8 @@ def _documented() -> set[tuple[str, str]]:
     }
 
 
-def _registered() -> set[tuple[str, str]]:
-    settings = Settings.from_env({})
+def _registered(tmp_path: Path) -> set[tuple[str, str]]:
+    settings = Settings.from_env({"ASR_DATA_DIR": str(tmp_path)})
     app, _ = create_app(settings, AsrService(settings, lambda: None))  # type: ignore[arg-type,return-value]
     out = set()
     for rule in app.url_map.iter_rules():
@@ -38,8 +39,8 @@ def _registered() -> set[tuple[str, str]]:
     return out
 
 
-def test_documented_routes_equal_registered_routes() -> None:
-    assert _documented() == _registered()
+def test_documented_routes_equal_registered_routes(tmp_path: Path) -> None:
+    assert _documented() == _registered(tmp_path)
 
 
 def test_json_copy_equals_the_yaml() -> None:

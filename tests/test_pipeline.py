@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,28 +15,7 @@ from asr_service.pipeline import OfflinePipeline, RecognitionOptions
 from asr_service.roles import Span
 from asr_service.segments import SAMPLE_RATE
 
-
-class FixedDetector:
-    """Reports the spans it was given."""
-
-    def __init__(self, spans: list[Span]) -> None:
-        self.spans = spans
-
-    def detect(self, audio: np.ndarray) -> list[Span]:
-        return list(self.spans)
-
-
-class LengthRecognizer:
-    """Names each clip by its length, so tests can see which audio reached the model."""
-
-    def __init__(self, silent_below_ms: int = 0) -> None:
-        self.calls: list[int] = []
-        self.silent_below_ms = silent_below_ms
-
-    def recognize(self, clips: Sequence[np.ndarray], language: str, use_itn: bool) -> list[str]:
-        self.calls.append(len(clips))
-        lengths = [len(c) * 1000 // SAMPLE_RATE for c in clips]
-        return ["" if ms < self.silent_below_ms else f"clip{ms}" for ms in lengths]
+from .fakes import FixedDetector, LengthRecognizer
 
 
 def test_sentences_follow_vad_spans_in_integer_ms() -> None:

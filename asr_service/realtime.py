@@ -1,0 +1,235 @@
+"""Socket.IO events: translate client messages into session calls and session events back to the client."""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from flask import request
+from flask_socketio import SocketIO
+
+from .config import SENSEVOICE_LANGUAGES, Settings
+from .errors import NotReady, SessionError
+from .service import AsrService
+from .streaming import EventSink, RecordingSession, SessionOptions, SessionState
+
+log = logging.getLogger(__name__)
+
+
+class _Connections:
+    """The session each connected socket is bound to."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_sid: dict[str, RecordingSession] = {}
+
+    def get(self, sid: str) -> RecordingSession | None:
+        with self._lock:
+            return self._by_sid.get(sid)
+
+    def set(self, sid: str, session: RecordingSession) -> None:
+        with self._lock:
+            self._by_sid[sid] = session
+
+    def pop(self, sid: str) -> RecordingSession | None:
+        with self._lock:
+            return self._by_sid.pop(sid, None)
+
+
+class _GatedSink:
+    """Holds a resumed session's events until resume_result has gone out, so that comes first."""
+
+    def __init__(self, inner: EventSink) -> None:
+        self._inner = inner
+        self._lock = threading.Lock()
+        self._held: list[tuple[str, dict[str, Any]]] | None = []
+
+    def __call__(self, event: str, payload: dict[str, Any]) -> None:
+        with self._lock:
+            if self._held is not None:
+                self._held.append((event, payload))
+                return
+        self._inner(event, payload)
+
+    def open(self) -> None:
+        """Send what was held and pass everything through from now on."""
+        with self._lock:
+            held, self._held = self._held or [], None
+            for event, payload in held:
+                self._inner(event, payload)
+
+
+def parse_options(raw: object, settings: Settings) -> SessionOptions:
+    """start_recording's optional dict, checked field by field."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise SessionError("bad_options", "start_recording takes an optional object of options")
+    language = raw.get("language", settings.default_language)
+    if language not in SENSEVOICE_LANGUAGES:
+        raise SessionError("bad_options", f"language must be one of {', '.join(SENSEVOICE_LANGUAGES)}")
+    hotwords = raw.get("hotwords", [])
+    if isinstance(hotwords, str):
+        hotwords = [w for w in hotwords.replace("，", ",").split(",")]
+    if not isinstance(hotwords, list) or not all(isinstance(w, str) for w in hotwords):
+        raise SessionError("bad_options", "hotwords must be a list of strings or a comma-separated string")
+    use_itn, llm = raw.get("use_itn", settings.use_itn), raw.get("llm_correct", False)
+    if not isinstance(use_itn, bool) or not isinstance(llm, bool):
+        raise SessionError("bad_options", "use_itn and llm_correct must be true or false")
+    words = tuple(w.strip() for w in hotwords if w.strip())
+    return SessionOptions(language=language, use_itn=use_itn, hotwords=words, llm_correct=llm)
+
+
+def register_realtime(socketio: SocketIO, service: AsrService, settings: Settings) -> None:
+    """Attach the recording protocol (docs/websocket.md) to the default namespace."""
+    handlers = _Handlers(socketio, service, settings)
+    socketio.on("connect")(handlers.on_connect)
+    socketio.on("disconnect")(handlers.on_disconnect)
+    for event, method in (
+        ("start_recording", handlers.on_start),
+        ("audio_data", handlers.on_audio),
+        ("stop_recording", handlers.on_stop),
+        ("resume_recording", handlers.on_resume),
+    ):
+        socketio.on(event)(_reporting_errors(handlers, method))
+
+
+def _reporting_errors(handlers: _Handlers, method: Callable[..., None]) -> Callable[..., None]:
+    """Every failure becomes an `error` event; the connection and the server keep working."""
+
+    @functools.wraps(method)
+    def wrapper(*args: Any) -> None:
+        sid = _sid()
+        try:
+            method(sid, *args)
+        except (SessionError, NotReady) as exc:
+            log.info("sid=%s %s -> %s: %s", sid, method.__name__, exc.code, exc.message)
+            handlers.send_error(sid, exc.code, exc.message)
+        except Exception:
+            error_id = uuid.uuid4().hex[:12]
+            log.exception("error_id=%s sid=%s %s failed", error_id, sid, method.__name__)
+            handlers.send_error(sid, "internal_error", f"internal error (error id {error_id})")
+
+    return wrapper
+
+
+def _sid() -> str:
+    sid: str = request.sid  # type: ignore[attr-defined]
+    return sid
+
+
+class _Handlers:
+    """One method per client event; each only translates to and from the session core."""
+
+    def __init__(self, socketio: SocketIO, service: AsrService, settings: Settings) -> None:
+        self._io, self._service, self._settings = socketio, service, settings
+        self._connections = _Connections()
+
+    def _sink(self, sid: str) -> EventSink:
+        return lambda event, payload: self._io.emit(event, payload, to=sid)
+
+    def send_error(self, sid: str, code: str, message: str) -> None:
+        """The `error` event."""
+        self._io.emit("error", {"code": code, "message": message}, to=sid)
+
+    def _session(self, sid: str) -> RecordingSession:
+        session = self._connections.get(sid)
+        if session is None:
+            raise SessionError(
+                "not_ready", "the service was not ready when this connection opened; reconnect"
+            )
+        return session
+
+    def on_connect(self, auth: object = None) -> bool:
+        """Check the API key, give the connection a session, send `connected`."""
+        if not _authorised(self._settings.api_key, auth):
+            log.info("refused a Socket.IO connection without a valid API key")
+            return False
+        sid = _sid()
+        try:
+            session = self._service.engine().sessions.create()
+        except NotReady as exc:
+            self.send_error(sid, exc.code, exc.message)
+            return True
+        self._connections.set(sid, session)
+        payload = {
+            "session_id": session.session_id,
+            "resume_token": session.resume_token,
+            "sample_rate": 16000,
+        }
+        self._io.emit("connected", payload, to=sid)
+        return True
+
+    def on_start(self, sid: str, options: object = None) -> None:
+        """start_recording: a new recording on this connection (after a finished one, a fresh session)."""
+        registry = self._service.engine().sessions
+        session = self._session(sid)
+        if session.state is SessionState.DONE:
+            registry.forget(session)
+            session = registry.create()
+            self._connections.set(sid, session)
+        registry.begin(session, parse_options(options, self._settings), self._sink(sid))
+        payload = {
+            "session_id": session.session_id,
+            "resume_token": session.resume_token,
+            "sample_rate": 16000,
+            "language": session.options.language,
+        }
+        self._io.emit("recording_started", payload, to=sid)
+
+    def on_audio(self, sid: str, data: object = None) -> None:
+        """audio_data: one binary frame of PCM s16le 16 kHz mono."""
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise SessionError(
+                "invalid_audio", f"audio_data must be binary PCM s16le 16 kHz mono, not {type(data).__name__}"
+            )
+        self._session(sid).feed(bytes(data))
+
+    def on_stop(self, sid: str, *_args: object) -> None:
+        """stop_recording: the session answers with recording_stopped, progress and final_result."""
+        self._session(sid).stop()
+
+    def on_resume(self, sid: str, data: object = None) -> None:
+        """resume_recording {resume_token}: take over a parked or finishing session."""
+        token = data.get("resume_token") if isinstance(data, dict) else None
+        if not isinstance(token, str) or not token:
+            raise SessionError("bad_request", "resume_recording needs {resume_token: <token from connected>}")
+        registry = self._service.engine().sessions
+        current = self._connections.get(sid)
+        if current is not None and current.state not in (SessionState.IDLE, SessionState.DONE):
+            raise SessionError(
+                "already_recording", "this connection is recording; resume on a new connection"
+            )
+        target = registry.session_for(token)
+        gate = _GatedSink(self._sink(sid))
+        result, final = registry.resume(token, gate)
+        if current is not None and current is not target:
+            registry.forget(current)
+        if target is not None:
+            self._connections.set(sid, target)
+        self._io.emit("resume_result", result, to=sid)
+        if final is not None:
+            self._io.emit("final_result", final, to=sid)
+        gate.open()
+
+    def on_disconnect(self, *_args: object) -> None:
+        """The client left: park its recording for ASR_RESUME_GRACE_S."""
+        session = self._connections.pop(_sid())
+        if session is not None and self._service.ready:
+            self._service.engine().sessions.release(session)
+
+
+def _authorised(expected: str | None, auth: object) -> bool:
+    """With ASR_API_KEY set, the key must come as auth {api_key}, an X-API-Key header or ?api_key=."""
+    if not expected:
+        return True
+    given = ""
+    if isinstance(auth, dict):
+        given = str(auth.get("api_key") or auth.get("token") or "")
+    given = given or request.headers.get("X-API-Key", "") or request.args.get("api_key", "")
+    return bool(given) and hmac.compare_digest(given.encode(), expected.encode())

@@ -1,0 +1,65 @@
+"""Final results kept on disk for the retention time, readable with the session's resume token."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+_ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
+
+
+def token_digest(token: str) -> str:
+    """What is stored instead of the token itself."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class ResultStore:
+    """One JSON file per finished session."""
+
+    def __init__(self, directory: Path, retention_s: float) -> None:
+        self.directory = directory
+        self.retention_s = retention_s
+        directory.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, session_id: str) -> Path:
+        if not _ID_PATTERN.match(session_id):
+            raise KeyError(session_id)
+        return self.directory / f"{session_id}.json"
+
+    def save(self, session_id: str, token: str, result: dict[str, Any]) -> None:
+        """Store a final result atomically (a reader never sees half a file)."""
+        path = self._path(session_id)
+        tmp = path.with_suffix(".tmp")
+        body = {"token_sha256": token_digest(token), "saved_at": time.time(), "result": result}
+        tmp.write_text(json.dumps(body, ensure_ascii=False), encoding="utf-8")
+        os.replace(tmp, path)
+
+    def load(self, session_id: str, token: str) -> dict[str, Any]:
+        """The stored result; KeyError when absent, PermissionError when the token does not match."""
+        try:
+            body = json.loads(self._path(session_id).read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise KeyError(session_id) from exc
+        if not hmac.compare_digest(body["token_sha256"], token_digest(token)):
+            raise PermissionError(session_id)
+        result: dict[str, Any] = body["result"]
+        return result
+
+    def sweep(self, now: float | None = None) -> int:
+        """Delete results older than the retention time; returns the count."""
+        cutoff = (now or time.time()) - self.retention_s
+        removed = 0
+        for path in self.directory.glob("*.json"):
+            try:
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue
+        return removed

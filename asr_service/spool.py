@@ -1,0 +1,157 @@
+"""Recordings on disk: PCM appended to a WAV file as it arrives, kept as the backup afterwards."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import struct
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .segments import SAMPLE_RATE
+
+log = logging.getLogger(__name__)
+
+_HEADER_BYTES = 44
+_UNKNOWN_SIZE = 0xFFFFFFFF  # what a WAV header says while the recording is still growing
+_ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
+
+
+def wav_header(data_bytes: int) -> bytes:
+    """A 44-byte header for 16 kHz mono s16le; `_UNKNOWN_SIZE` marks a file still being written."""
+    riff = _UNKNOWN_SIZE if data_bytes == _UNKNOWN_SIZE else 36 + data_bytes
+    return struct.pack(
+        "<4sI4s4sIHHIIHH4sI",
+        b"RIFF",
+        riff,
+        b"WAVE",
+        b"fmt ",
+        16,
+        1,
+        1,
+        SAMPLE_RATE,
+        SAMPLE_RATE * 2,
+        2,
+        16,
+        b"data",
+        data_bytes,
+    )
+
+
+class AudioSpool:
+    """One recording's audio file: appended from one thread, read back by range from any."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+        os.write(self._fd, wav_header(_UNKNOWN_SIZE))
+        self._reader = os.open(path, os.O_RDONLY)
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @property
+    def samples(self) -> int:
+        """Samples written so far."""
+        return self._bytes // 2
+
+    def append(self, pcm: bytes) -> None:
+        """Write s16le bytes (an even count) straight to the OS, so a crash keeps them."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the recording is closed")
+            view = memoryview(pcm)
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
+            self._bytes += len(pcm)
+
+    def read(self, start: int, end: int) -> np.ndarray:
+        """Samples [start, end) as float32 in [-1, 1)."""
+        start, end = max(0, start), min(end, self.samples)
+        if end <= start:
+            return np.zeros(0, dtype=np.float32)
+        raw = os.pread(self._reader, (end - start) * 2, _HEADER_BYTES + start * 2)
+        return np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768.0
+
+    def close(self) -> None:
+        """Write the final sizes into the header; the file is then a plain WAV."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            os.pwrite(self._fd, wav_header(self._bytes), 0)
+            os.fsync(self._fd)
+            os.close(self._fd)
+            os.close(self._reader)
+
+
+class RecordingStore:
+    """The folder of recordings: one WAV per session id, removed after the retention time."""
+
+    def __init__(self, directory: Path, retention_s: float) -> None:
+        self.directory = directory
+        self.retention_s = retention_s
+        directory.mkdir(parents=True, exist_ok=True)
+
+    def create(self, recording_id: str) -> AudioSpool:
+        """A new spool for `recording_id`."""
+        return AudioSpool(self.path(recording_id))
+
+    def path(self, recording_id: str) -> Path:
+        """Where a recording lives; KeyError for ids that are not ours (never a path outside)."""
+        if not _ID_PATTERN.match(recording_id):
+            raise KeyError(recording_id)
+        return self.directory / f"{recording_id}.wav"
+
+    def existing(self, recording_id: str) -> Path | None:
+        """The file of a recording that exists, else None."""
+        try:
+            path = self.path(recording_id)
+        except KeyError:
+            return None
+        return path if path.is_file() else None
+
+    def delete(self, recording_id: str) -> bool:
+        """Remove a recording; False when there was none."""
+        path = self.existing(recording_id)
+        if path is None:
+            return False
+        path.unlink(missing_ok=True)
+        return True
+
+    def sweep(self, now: float | None = None, keep: set[str] | None = None) -> int:
+        """Delete recordings older than the retention time, except ids in `keep`; returns the count."""
+        cutoff = (now or time.time()) - self.retention_s
+        removed = 0
+        for path in self.directory.glob("*.wav"):
+            if keep and path.stem in keep:
+                continue
+            try:
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue
+        return removed
+
+    def recover(self) -> list[str]:
+        """Fix the headers of recordings a crash left open, so they play as WAV; returns their ids."""
+        fixed = []
+        for path in self.directory.glob("*.wav"):
+            with path.open("r+b") as fh:
+                head = fh.read(_HEADER_BYTES)
+                if len(head) < _HEADER_BYTES or struct.unpack("<I", head[40:44])[0] != _UNKNOWN_SIZE:
+                    continue
+                size = path.stat().st_size - _HEADER_BYTES
+                size -= size % 2
+                fh.seek(0)
+                fh.write(wav_header(size))
+            fixed.append(path.stem)
+            log.warning("recovered interrupted recording %s (%.1f s)", path.stem, size / 2 / SAMPLE_RATE)
+        return fixed

@@ -1,0 +1,473 @@
+"""One live recording: spool to disk, first pass (VAD, Paraformer, punctuation), second pass per segment."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+import numpy as np
+
+from .audio import pcm16_to_float
+from .errors import SessionError
+from .pipeline import Sentence
+from .results import ResultStore
+from .roles import Punctuator, Span, SpeechRecognizer, StreamingDetector, StreamingRecognizer
+from .scheduler import OnWorker
+from .segments import SAMPLE_RATE, join_texts, split_long_spans
+from .spool import AudioSpool, RecordingStore
+
+log = logging.getLogger(__name__)
+
+VAD_CHUNK = SAMPLE_RATE // 5  # 200 ms, the streaming VAD's window
+ASR_CHUNK = SAMPLE_RATE * 6 // 10  # 600 ms, chunk_size [0, 10, 5] at 60 ms per frame
+PUNC_TRIGGER_CHARS = 20
+
+EventSink = Callable[[str, dict[str, Any]], None]
+
+
+class SessionState(str, Enum):
+    """Where a session is in its life."""
+
+    IDLE = "idle"
+    RECORDING = "recording"
+    PARKED = "parked"
+    FINALIZING = "finalizing"
+    DONE = "done"
+
+
+@dataclass(frozen=True)
+class SessionOptions:
+    """What the client asked for in start_recording."""
+
+    language: str = "auto"
+    use_itn: bool = True
+    hotwords: tuple[str, ...] = ()
+    llm_correct: bool = False
+
+
+@dataclass(frozen=True)
+class SessionLimits:
+    """Caps that protect the service from one client."""
+
+    max_frame_bytes: int = 2 * SAMPLE_RATE * 2
+    max_session_s: float = 4 * 3600.0
+    max_sentence_ms: int = 15000
+
+
+@dataclass
+class LiveModels:
+    """The models a live session uses, each behind its worker."""
+
+    vad: OnWorker[StreamingDetector]
+    asr: OnWorker[StreamingRecognizer]
+    punc: OnWorker[Punctuator]
+    offline: OnWorker[SpeechRecognizer]
+
+
+@dataclass
+class _Segment:
+    """A VAD segment: first-pass text as it arrives, second-pass sentences once recognised."""
+
+    index: int
+    start_ms: int
+    end_ms: int = -1
+    text: str = ""
+    pieces: list[Span] = field(default_factory=list)
+    future: Future[list[str]] | None = None
+
+
+class _Stop:
+    """Marks the end of the audio in a session's inbox."""
+
+
+_STOP = _Stop()
+
+
+def new_session_id() -> str:
+    """An unguessable 32-hex-digit id (also names the backup recording)."""
+    return uuid.uuid4().hex
+
+
+class RecordingSession:
+    """Audio in, events out; all model work runs on this session's thread, in arrival order."""
+
+    def __init__(
+        self,
+        models: LiveModels,
+        recordings: RecordingStore,
+        results: ResultStore,
+        limits: SessionLimits,
+        on_done: Callable[[RecordingSession], None] = lambda _s: None,
+    ) -> None:
+        self.session_id = new_session_id()
+        self.resume_token = secrets.token_urlsafe(32)
+        self.state = SessionState.IDLE
+        self.options = SessionOptions()
+        self.final_result: dict[str, Any] | None = None
+        self.detached_at: float | None = None  # when the last client went away
+        self._models, self._recordings, self._results, self._limits = models, recordings, results, limits
+        self._on_done = on_done
+        self._sink: EventSink | None = None
+        self._lock = threading.RLock()
+        self._inbox: queue.SimpleQueue[bytes | _Stop] = queue.SimpleQueue()
+        self._spool: AudioSpool | None = None
+        self._carry = b""
+        self._received = 0  # samples accepted (and spooled)
+        self._thread: threading.Thread | None = None
+        self._live = _LiveTranscript()
+
+    # ----- called from socket handlers (any thread) -----
+
+    def start(self, options: SessionOptions, sink: EventSink) -> None:
+        """Begin recording; audio frames are accepted from now on."""
+        with self._lock:
+            if self.state is not SessionState.IDLE:
+                raise SessionError(
+                    "already_recording",
+                    "a recording is already running on this connection; "
+                    "stop it first (or reconnect and resume it)",
+                )
+            self.options, self._sink = options, sink
+            self._spool = self._recordings.create(self.session_id)
+            self.state = SessionState.RECORDING
+            self._thread = threading.Thread(
+                target=self._run, name=f"session-{self.session_id[:8]}", daemon=True
+            )
+            self._thread.start()
+
+    def feed(self, data: bytes) -> None:
+        """Accept one frame of s16le PCM; an odd trailing byte waits for the next frame."""
+        with self._lock:
+            if self.state is not SessionState.RECORDING or self._spool is None:
+                raise SessionError(
+                    "not_recording",
+                    "audio_data received but no recording is running; send start_recording first",
+                )
+            if len(data) > self._limits.max_frame_bytes:
+                raise SessionError(
+                    "frame_too_large",
+                    f"audio frame of {len(data)} bytes is over the limit of "
+                    f"{self._limits.max_frame_bytes} bytes (2 s of 16 kHz s16le); send smaller frames",
+                )
+            pcm = self._carry + data
+            self._carry = pcm[-1:] if len(pcm) % 2 else b""
+            pcm = pcm[: len(pcm) - len(self._carry)]
+            room = int(self._limits.max_session_s * SAMPLE_RATE) - self._received
+            too_long = len(pcm) // 2 > room
+            pcm = pcm[: max(room, 0) * 2]
+            if pcm:
+                self._spool.append(pcm)
+                self._received += len(pcm) // 2
+                self._inbox.put(pcm)
+            if too_long:
+                self._stop_locked()
+                raise SessionError(
+                    "session_too_long",
+                    f"the recording reached the limit of "
+                    f"{self._limits.max_session_s:g} s; it was stopped and is being finalised",
+                )
+
+    def stop(self) -> None:
+        """Stop recording; the session thread finishes the audio it has, then runs the final pass."""
+        with self._lock:
+            if self.state is SessionState.FINALIZING:
+                raise SessionError(
+                    "not_recording", "stop_recording received twice; the final result is coming"
+                )
+            if self.state not in (SessionState.RECORDING, SessionState.PARKED):
+                raise SessionError("not_recording", "stop_recording received but no recording is running")
+            self._stop_locked()
+
+    def _stop_locked(self) -> None:
+        self.state = SessionState.FINALIZING
+        self._inbox.put(_STOP)
+
+    def detach(self) -> None:
+        """The client went away: stop sending it events; a recording waits to be resumed."""
+        with self._lock:
+            self._sink = None
+            self.detached_at = time.monotonic()
+            if self.state is SessionState.RECORDING:
+                self.state = SessionState.PARKED
+
+    def attach(self, sink: EventSink) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """Bind a new connection; returns resume_result and the final result if it was already sent."""
+        with self._lock:
+            self._sink = sink
+            self.detached_at = None
+            if self.state is SessionState.PARKED:
+                self.state = SessionState.RECORDING
+            return self.snapshot(), self.final_result
+
+    def snapshot(self) -> dict[str, Any]:
+        """Where the recording stands, for resume_result."""
+        return {
+            "success": True,
+            "session_id": self.session_id,
+            "state": self.state.value,
+            "current_text": self._live.full_text(),
+            "duration_s": round(self._received / SAMPLE_RATE, 3),
+            "received_ms": self._received * 1000 // SAMPLE_RATE,
+            "received_bytes": self._received * 2 + len(self._carry),
+            "last_seq": self._live.seq,
+        }
+
+    # ----- the session thread -----
+
+    def _emit(self, event: str, payload: dict[str, Any]) -> None:
+        sink = self._sink
+        if sink is None:
+            return
+        try:
+            sink(event, payload)
+        except Exception:
+            log.warning("session %s: could not emit %s", self.session_id, event, exc_info=True)
+
+    def _run(self) -> None:
+        try:
+            processor = _FirstPass(self)
+            while True:
+                item = self._inbox.get()
+                if isinstance(item, _Stop):
+                    break
+                processor.push(pcm16_to_float(item))
+            processor.finish()
+            self._emit(
+                "recording_stopped",
+                {"session_id": self.session_id, "duration_s": round(self._received / SAMPLE_RATE, 3)},
+            )
+            self._finalize()
+        except Exception:
+            log.exception("session %s failed", self.session_id)
+            self._emit(
+                "error",
+                {
+                    "code": "internal_error",
+                    "message": "the recording could not be processed; "
+                    f"its audio is kept as backup {self.session_id}",
+                },
+            )
+            self._close_spool()
+            with self._lock:
+                self.state = SessionState.DONE
+        finally:
+            self._on_done(self)
+
+    def _finalize(self) -> None:
+        live = self._live
+        segments = live.segments
+        total = len(segments)
+        sentences: list[Sentence] = []
+        second_texts: list[str] = []
+        for done, segment in enumerate(segments, start=1):
+            texts = segment.future.result() if segment.future is not None else []
+            for piece, text in zip(segment.pieces, texts, strict=True):
+                if text:
+                    sentences.append(Sentence(text, piece.start_ms, piece.end_ms))
+                    second_texts.append(text)
+            self._emit("processing_progress", {"progress": round(done / total, 3), "stage": "second_pass"})
+        self._close_spool()
+        sensevoice = join_texts(second_texts)
+        result: dict[str, Any] = {
+            "session_id": self.session_id,
+            "paraformer": live.punc_text,
+            "paraformer_raw": live.raw_text,
+            "sensevoice": sensevoice,
+            "llm_merged": sensevoice,
+            "llm_status": "disabled",
+            "timestamps": [s.as_dict() for s in sentences],
+            "realtime_segments": [
+                {"segment": s.index, "text": s.text, "start_ms": s.start_ms, "end_ms": s.end_ms}
+                for s in segments
+            ],
+            "paraformer_length": len(live.punc_text),
+            "sensevoice_length": len(sensevoice),
+            "llm_merged_length": len(sensevoice),
+            "duration_ms": self._received * 1000 // SAMPLE_RATE,
+            "backup_audio_id": self.session_id,
+            "language": self.options.language,
+        }
+        self._results.save(self.session_id, self.resume_token, result)
+        with self._lock:
+            self.final_result = result
+            self.state = SessionState.DONE
+            sink = self._sink  # a client attaching after this point gets the result from attach()
+        if sink is not None:
+            sink("processing_progress", {"progress": 1.0, "stage": "done"})
+            sink("final_result", result)
+
+    def _close_spool(self) -> None:
+        if self._spool is not None:
+            self._spool.close()
+
+    # ----- used by the first pass -----
+
+    def read_audio(self, start_ms: int, end_ms: int) -> np.ndarray:
+        """Recorded audio between two times, read back from the spool."""
+        assert self._spool is not None
+        return self._spool.read(start_ms * SAMPLE_RATE // 1000, end_ms * SAMPLE_RATE // 1000)
+
+
+class _LiveTranscript:
+    """First-pass text as it grows: punctuated part, raw pending part, segments."""
+
+    def __init__(self) -> None:
+        self.raw_text = ""
+        self.punc_text = ""
+        self.pending = ""
+        self.segments: list[_Segment] = []
+        self.seq = 0
+
+    def full_text(self) -> str:
+        """Everything recognised so far, punctuated where punctuation has run."""
+        return self.punc_text + self.pending
+
+    def next_seq(self) -> int:
+        """The next transcription event's number (1, 2, 3, ...)."""
+        self.seq += 1
+        return self.seq
+
+
+class _FirstPass:
+    """Feeds VAD and Paraformer their fixed-size chunks in time order, whatever the frame sizes."""
+
+    def __init__(self, session: RecordingSession) -> None:
+        self._s = session
+        self._m = session._models
+        self._live = session._live
+        self._vad_cache: dict[str, object] = {}
+        self._asr_cache: dict[str, object] = {}
+        self._punc_cache: dict[str, object] = {}
+        self._buffer = np.zeros(0, dtype=np.float32)
+        self._buffer_start = 0  # sample index of _buffer[0]
+        self._vad_pos = 0
+        self._asr_pos = 0
+        self._speech_start: int | None = None
+        self._pending_event: str | None = None
+
+    def push(self, samples: np.ndarray) -> None:
+        """Append audio and run every chunk it completes."""
+        self._buffer = np.concatenate((self._buffer, samples)) if self._buffer.size else samples
+        end = self._buffer_start + len(self._buffer)
+        while True:
+            vad_end, asr_end = self._vad_pos + VAD_CHUNK, self._asr_pos + ASR_CHUNK
+            if vad_end <= end and vad_end <= asr_end:
+                self._vad_step(self._slice(self._vad_pos, vad_end), final=False)
+                self._vad_pos = vad_end
+            elif asr_end <= end:
+                self._asr_step(self._slice(self._asr_pos, asr_end), final=False)
+                self._asr_pos = asr_end
+            else:
+                break
+        self._trim()
+
+    def finish(self) -> None:
+        """Flush both models with is_final on whatever audio is left, then punctuate the rest."""
+        end = self._buffer_start + len(self._buffer)
+        self._vad_step(self._slice(self._vad_pos, end), final=True)
+        self._vad_pos = end
+        if self._speech_start is not None:  # speech ran to the very end
+            self._close_segment(end * 1000 // SAMPLE_RATE)
+        self._asr_step(self._slice(self._asr_pos, end), final=True)
+        self._asr_pos = end
+        self._commit_pending()
+        self._emit_transcription("", is_final=True)
+
+    def _slice(self, start: int, end: int) -> np.ndarray:
+        return self._buffer[start - self._buffer_start : end - self._buffer_start]
+
+    def _trim(self) -> None:
+        done = min(self._vad_pos, self._asr_pos) - self._buffer_start
+        if done > 0:
+            self._buffer = self._buffer[done:].copy()
+            self._buffer_start += done
+
+    def _vad_step(self, chunk: np.ndarray, final: bool) -> None:
+        events = self._m.vad.run(lambda m: m.step(chunk, self._vad_cache, final))
+        for start, end in events:
+            if start >= 0:
+                self._open_segment(start)
+            if end >= 0:
+                self._close_segment(end)
+
+    def _open_segment(self, start_ms: int) -> None:
+        self._speech_start = start_ms
+        self._live.segments.append(_Segment(len(self._live.segments), start_ms))
+        self._pending_event = "speech_start"
+
+    def _close_segment(self, end_ms: int) -> None:
+        if self._speech_start is None or not self._live.segments:
+            return
+        segment = self._live.segments[-1]
+        segment.end_ms = max(end_ms, segment.start_ms)
+        self._speech_start = None
+        self._commit_pending()
+        self._queue_second_pass(segment)
+        self._pending_event = "speech_end"
+        self._emit_transcription("", is_final=True)
+
+    def _queue_second_pass(self, segment: _Segment) -> None:
+        """Recognise a closed segment now, at second-pass priority, while recording goes on."""
+        if segment.end_ms <= segment.start_ms:
+            return
+        audio = self._s.read_audio(segment.start_ms, segment.end_ms)
+        span = Span(segment.start_ms, segment.start_ms + len(audio) * 1000 // SAMPLE_RATE)
+        segment.pieces = split_long_spans(audio, [span], self._s._limits.max_sentence_ms, segment.start_ms)
+        clips = [
+            audio[
+                (p.start_ms - segment.start_ms) * SAMPLE_RATE // 1000 : (p.end_ms - segment.start_ms)
+                * SAMPLE_RATE
+                // 1000
+            ]
+            for p in segment.pieces
+        ]
+        options = self._s.options
+        segment.future = self._m.offline.submit(
+            lambda m: m.recognize(clips, options.language, options.use_itn)
+        )
+
+    def _asr_step(self, chunk: np.ndarray, final: bool) -> None:
+        text = self._m.asr.run(lambda m: m.step(chunk, self._asr_cache, final))
+        self._live.raw_text += text
+        self._live.pending += text
+        if len(self._live.pending) >= PUNC_TRIGGER_CHARS:
+            self._commit_pending()
+        if not final:
+            self._emit_transcription(text, is_final=False)
+
+    def _commit_pending(self) -> None:
+        """Punctuate the raw text waiting since the last commit and add it to the segment it belongs to."""
+        pending = self._live.pending
+        if not pending.strip():
+            return
+        punctuated = self._m.punc.run(lambda m: m.punctuate(pending, self._punc_cache))
+        self._live.punc_text += punctuated
+        self._live.pending = ""
+        if self._live.segments:
+            self._live.segments[-1].text += punctuated
+
+    def _emit_transcription(self, text: str, is_final: bool) -> None:
+        live = self._live
+        position = max(self._vad_pos, self._asr_pos) if is_final else self._asr_pos
+        payload = {
+            "text": text,
+            "punc_text": live.punc_text,
+            "full_text": live.full_text(),
+            "is_final": is_final,
+            "vad_event": self._pending_event,
+            "is_speech_active": self._speech_start is not None,
+            "segment": len(live.segments) - 1,
+            "current_time_ms": position * 1000 // SAMPLE_RATE,
+            "seq": live.next_seq(),
+        }
+        self._pending_event = None
+        self._s._emit("transcription", payload)

@@ -1,0 +1,61 @@
+"""Tiny stand-ins for the model roles, so core logic is tested without FunASR."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from asr_service.roles import Span
+from asr_service.segments import SAMPLE_RATE
+
+
+class FixedDetector:
+    """Reports the spans it was given."""
+
+    def __init__(self, spans: list[Span]) -> None:
+        self.spans = spans
+
+    def detect(self, audio: np.ndarray) -> list[Span]:
+        return list(self.spans)
+
+
+class LengthRecognizer:
+    """Names each clip by its length, so tests can see which audio reached the model."""
+
+    def __init__(self, silent_below_ms: int = 0) -> None:
+        self.calls: list[int] = []
+        self.silent_below_ms = silent_below_ms
+
+    def recognize(self, clips: Sequence[np.ndarray], language: str, use_itn: bool) -> list[str]:
+        self.calls.append(len(clips))
+        lengths = [len(c) * 1000 // SAMPLE_RATE for c in clips]
+        return ["" if ms < self.silent_below_ms else f"clip{ms}" for ms in lengths]
+
+
+class ExplodingRecognizer:
+    """Fails like a crashing model."""
+
+    def recognize(self, clips: Sequence[np.ndarray], language: str, use_itn: bool) -> list[str]:
+        raise RuntimeError("model crashed")
+
+
+class NoSpeechStream:
+    """Streaming VAD that never hears speech."""
+
+    def step(self, chunk: np.ndarray, cache: dict[str, object], is_final: bool) -> list[tuple[int, int]]:
+        return []
+
+
+class SilentStream:
+    """Streaming ASR that never hears words."""
+
+    def step(self, chunk: np.ndarray, cache: dict[str, object], is_final: bool) -> str:
+        return ""
+
+
+class PlainPunctuator:
+    """Adds no punctuation."""
+
+    def punctuate(self, text: str, cache: dict[str, object]) -> str:
+        return text

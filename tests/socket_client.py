@@ -1,0 +1,68 @@
+"""A python-socketio test client that records every event it receives, in order."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import socketio
+
+EVENTS = (
+    "connected",
+    "recording_started",
+    "transcription",
+    "recording_stopped",
+    "processing_progress",
+    "final_result",
+    "resume_result",
+    "error",
+)
+
+
+class RecordingClient:
+    """Connects over websocket and keeps (event, payload) pairs for assertions."""
+
+    def __init__(self, url: str, auth: dict[str, str] | None = None) -> None:
+        self.events: list[tuple[str, Any]] = []
+        self._cond = threading.Condition()
+        self.sio = socketio.Client(reconnection=False)
+        for name in EVENTS:
+            self.sio.on(name, self._recorder(name))
+        self.sio.connect(url, transports=["websocket"], auth=auth, wait_timeout=20)
+
+    def _recorder(self, name: str) -> Any:
+        def record(payload: Any = None) -> None:
+            with self._cond:
+                self.events.append((name, payload))
+                self._cond.notify_all()
+
+        return record
+
+    def wait_for(self, name: str, timeout: float = 60.0, count: int = 1) -> Any:
+        """The payload of the `count`-th event called `name`, waiting for it if need be."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                found = [p for n, p in self.events if n == name]
+                if len(found) >= count:
+                    return found[count - 1]
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"no {name!r} within {timeout} s; got {[n for n, _ in self.events]}")
+                self._cond.wait(left)
+
+    def payloads(self, name: str) -> list[Any]:
+        """Every payload of `name` so far."""
+        with self._cond:
+            return [p for n, p in self.events if n == name]
+
+    def send_audio(self, pcm: bytes, frame_bytes: int) -> None:
+        """Send PCM in frames of `frame_bytes` (as fast as the socket takes them)."""
+        for start in range(0, len(pcm), frame_bytes):
+            self.sio.emit("audio_data", pcm[start : start + frame_bytes])
+
+    def close(self) -> None:
+        """Disconnect if still connected."""
+        if self.sio.connected:
+            self.sio.disconnect()
