@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 
 from asr_service.app import create_app
@@ -32,7 +33,16 @@ def _fatal(exc: BaseException) -> None:
     os._exit(2)  # called from the loader thread: sys.exit would end only that thread
 
 
+def _shutdown(signum: int, _frame: object) -> None:
+    """SIGTERM/SIGINT: finish running recordings (audio and results are written), then exit."""
+    logging.getLogger("asr_service").info("signal %d: finishing running recordings, then exiting", signum)
+    service.close()
+    raise SystemExit(0)
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _shutdown)
+    signal.signal(signal.SIGINT, _shutdown)
     service.load_in_background(_fatal)
     log = logging.getLogger("asr_service")
     log.info("listening on http://%s:%d (models loading in the background)", settings.host, settings.port)

@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request, send_file
-from werkzeug.exceptions import HTTPException, NotFound, RequestEntityTooLarge, Unauthorized
+from werkzeug.exceptions import Conflict, HTTPException, NotFound, RequestEntityTooLarge, Unauthorized
 
 from .audio import SUPPORTED_FORMATS
 from .config import SENSEVOICE_LANGUAGES, Settings
@@ -21,6 +21,7 @@ bp = Blueprint("asr_api", __name__)
 
 _HTTP_CODES = {
     400: "bad_request",
+    409: "conflict",
     401: "unauthorized",
     404: "not_found",
     405: "method_not_allowed",
@@ -129,8 +130,11 @@ def backup_audio(recording_id: str) -> Response:
 
 @bp.delete("/api/asr/backup-audio/<recording_id>")
 def delete_backup_audio(recording_id: str) -> tuple[Response, int]:
-    """Delete a recording's backup audio now."""
-    if not service().recordings.delete(recording_id):
+    """Delete a recording's backup audio now (not while the recording is still being written)."""
+    svc = service()
+    if svc.ready and svc.engine().sessions.is_running(recording_id):
+        raise Conflict(f"recording {recording_id!r} is still running; delete it after its final result")
+    if not svc.recordings.delete(recording_id):
         raise NotFound(f"no backup audio with id {recording_id!r}")
     return jsonify({"success": True, "data": {"deleted": recording_id}}), 200
 

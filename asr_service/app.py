@@ -58,6 +58,8 @@ def _allow_cors(app: Flask, origins: tuple[str, ...]) -> None:
         if origin and ("*" in origins or origin in origins):
             response.headers["Access-Control-Allow-Origin"] = origin
             response.headers["Vary"] = "Origin"
-            response.headers["Access-Control-Allow-Headers"] = "Authorization, X-API-Key, Content-Type"
+            response.headers["Access-Control-Allow-Headers"] = (
+                "Authorization, X-API-Key, X-Resume-Token, Content-Type"
+            )
             response.headers["Access-Control-Allow-Methods"] = "GET, POST, DELETE, OPTIONS"
         return response

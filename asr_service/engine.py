@@ -46,7 +46,7 @@ class Engine:
 
     def close(self) -> None:
         """Finish running recordings, then stop the model workers after their queued jobs."""
-        self.sessions.shutdown()
+        self.sessions.shutdown(wait_s=30.0)
         for worker in self.workers:
             worker.stop()
 

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 from funasr import AutoModel
+from funasr.models.transformer.embedding import StreamSinusoidalPositionEncoder
 from funasr.utils.postprocess_utils import rich_transcription_postprocess
 
 from .config import Settings
@@ -339,6 +340,35 @@ class FsmnStreamingVad:
         return [(int(a), int(b)) for a, b in (result[0]["value"] if result else [])]
 
 
+class WindowedStreamPositionEncoder(StreamSinusoidalPositionEncoder):
+    """FunASR's streaming position encoder, computing only the positions of the current chunk.
+
+    FunASR encodes every position from the start of the stream on each call and keeps the last
+    few, so a chunk's cost and memory grow with the recording (hundreds of MB per call after
+    hours). The values are the same element-wise formula, so the output is bit-identical.
+    """
+
+    def forward(self, x: torch.Tensor, cache: dict[str, Any] | None = None) -> torch.Tensor:
+        """Add the sinusoidal encoding of positions start_idx+1 .. start_idx+T to x."""
+        _batch, timesteps, input_dim = x.size()
+        start_idx = 0
+        if cache is not None:
+            start_idx = cache["start_idx"]
+            cache["start_idx"] += timesteps
+        positions = torch.arange(start_idx + 1, start_idx + timesteps + 1)[None, :]
+        return x + self.encode(positions, input_dim, x.dtype).to(x.device)
+
+
+def use_windowed_position_encoding(model: Any) -> bool:
+    """Swap a streaming encoder's position encoder for the windowed one; False if it has none."""
+    encoder = getattr(model.model, "encoder", None)
+    embed = getattr(encoder, "embed", None)
+    if encoder is None or type(embed) is not StreamSinusoidalPositionEncoder:
+        return False
+    encoder.embed = WindowedStreamPositionEncoder()
+    return True
+
+
 class ParaformerStreaming:
     """Streaming Paraformer with the released 600 ms chunking and look-back settings."""
 
@@ -348,6 +378,7 @@ class ParaformerStreaming:
 
     def __init__(self, model: Any) -> None:
         self._model = model
+        use_windowed_position_encoding(model)
 
     def step(self, chunk: np.ndarray, cache: dict[str, object], is_final: bool) -> str:
         """See StreamingRecognizer.step."""

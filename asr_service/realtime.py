@@ -40,6 +40,12 @@ class _Connections:
         with self._lock:
             return self._by_sid.pop(sid, None)
 
+    def unbind(self, session: RecordingSession, keep: str) -> None:
+        """Forget every other connection still bound to `session` (one that dropped unnoticed)."""
+        with self._lock:
+            for sid in [s for s, bound in self._by_sid.items() if bound is session and s != keep]:
+                del self._by_sid[sid]
+
 
 class _GatedSink:
     """Holds a resumed session's events until resume_result has gone out, so that comes first."""
@@ -138,12 +144,21 @@ class _Handlers:
         self._io.emit("error", {"code": code, "message": message}, to=sid)
 
     def _session(self, sid: str) -> RecordingSession:
+        """The connection's session; one that opened while models were loading gets it now."""
         session = self._connections.get(sid)
         if session is None:
-            raise SessionError(
-                "not_ready", "the service was not ready when this connection opened; reconnect"
-            )
+            session = self._service.engine().sessions.create()  # NotReady while still loading
+            self._connections.set(sid, session)
+            self._send_connected(sid, session)
         return session
+
+    def _send_connected(self, sid: str, session: RecordingSession) -> None:
+        payload = {
+            "session_id": session.session_id,
+            "resume_token": session.resume_token,
+            "sample_rate": 16000,
+        }
+        self._io.emit("connected", payload, to=sid)
 
     def on_connect(self, auth: object = None) -> bool:
         """Check the API key, give the connection a session, send `connected`."""
@@ -157,23 +172,19 @@ class _Handlers:
             self.send_error(sid, exc.code, exc.message)
             return True
         self._connections.set(sid, session)
-        payload = {
-            "session_id": session.session_id,
-            "resume_token": session.resume_token,
-            "sample_rate": 16000,
-        }
-        self._io.emit("connected", payload, to=sid)
+        self._send_connected(sid, session)
         return True
 
     def on_start(self, sid: str, options: object = None) -> None:
         """start_recording: a new recording on this connection (after a finished one, a fresh session)."""
         registry = self._service.engine().sessions
         session = self._session(sid)
+        parsed = parse_options(options, self._settings)
         if session.state is SessionState.DONE:
             registry.forget(session)
             session = registry.create()
             self._connections.set(sid, session)
-        registry.begin(session, parse_options(options, self._settings), self._sink(sid))
+        registry.begin(session, parsed, self._sink(sid), owner=sid)
         payload = {
             "session_id": session.session_id,
             "resume_token": session.resume_token,
@@ -200,18 +211,19 @@ class _Handlers:
         if not isinstance(token, str) or not token:
             raise SessionError("bad_request", "resume_recording needs {resume_token: <token from connected>}")
         registry = self._service.engine().sessions
-        current = self._connections.get(sid)
-        if current is not None and current.state not in (SessionState.IDLE, SessionState.DONE):
+        current = self._session(sid)
+        if current.state not in (SessionState.IDLE, SessionState.DONE):
             raise SessionError(
                 "already_recording", "this connection is recording; resume on a new connection"
             )
         target = registry.session_for(token)
         gate = _GatedSink(self._sink(sid))
-        result, final = registry.resume(token, gate)
-        if current is not None and current is not target:
+        result, final = registry.resume(token, gate, owner=sid)
+        if current is not target:
             registry.forget(current)
         if target is not None:
             self._connections.set(sid, target)
+            self._connections.unbind(target, keep=sid)
         self._io.emit("resume_result", result, to=sid)
         if final is not None:
             self._io.emit("final_result", final, to=sid)
@@ -219,17 +231,21 @@ class _Handlers:
 
     def on_disconnect(self, *_args: object) -> None:
         """The client left: park its recording for ASR_RESUME_GRACE_S."""
-        session = self._connections.pop(_sid())
+        sid = _sid()
+        session = self._connections.pop(sid)
         if session is not None and self._service.ready:
-            self._service.engine().sessions.release(session)
+            self._service.engine().sessions.release(session, owner=sid)
 
 
 def _authorised(expected: str | None, auth: object) -> bool:
-    """With ASR_API_KEY set, the key must come as auth {api_key}, an X-API-Key header or ?api_key=."""
+    """With ASR_API_KEY set: auth {api_key}, a Bearer or X-API-Key header, or ?api_key= must carry it."""
     if not expected:
         return True
     given = ""
     if isinstance(auth, dict):
         given = str(auth.get("api_key") or auth.get("token") or "")
+    bearer = request.headers.get("Authorization", "")
+    if not given and bearer.lower().startswith("bearer "):
+        given = bearer[7:].strip()
     given = given or request.headers.get("X-API-Key", "") or request.args.get("api_key", "")
     return bool(given) and hmac.compare_digest(given.encode(), expected.encode())

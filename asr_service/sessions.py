@@ -36,7 +36,9 @@ class SessionRegistry:
             self._by_token[token_digest(session.resume_token)] = session
         return session
 
-    def begin(self, session: RecordingSession, options: SessionOptions, sink: EventSink) -> None:
+    def begin(
+        self, session: RecordingSession, options: SessionOptions, sink: EventSink, owner: object = None
+    ) -> None:
         """Start recording unless ASR_MAX_SESSIONS recordings are already active."""
         with self._lock:
             if session.state is SessionState.IDLE and self._active() >= self._max_active:
@@ -45,7 +47,7 @@ class SessionRegistry:
                     f"the server is at its limit of {self._max_active} concurrent "
                     "recordings; try again shortly",
                 )
-            session.start(options, sink)
+            session.start(options, sink, owner)
 
     def _active(self) -> int:
         return sum(s.state in (SessionState.RECORDING, SessionState.PARKED) for s in self._by_token.values())
@@ -62,7 +64,9 @@ class SessionRegistry:
         with self._lock:
             return sum(s.state is SessionState.PARKED for s in self._by_token.values())
 
-    def resume(self, token: str, sink: EventSink) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    def resume(
+        self, token: str, sink: EventSink, owner: object = None
+    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
         """Rebind the session behind `token` to a new connection; returns resume_result and a final result."""
         digest = token_digest(token)
         with self._lock:
@@ -77,7 +81,7 @@ class SessionRegistry:
                         f"/api/asr/sessions/{expired[0]}/result",
                     )
                 raise SessionError("invalid_resume_token", "no session has this resume token")
-        return session.attach(sink)
+        return session.attach(sink, owner)
 
     def _find(self, digest: str) -> RecordingSession | None:
         for known, session in self._by_token.items():
@@ -85,14 +89,23 @@ class SessionRegistry:
                 return session
         return None
 
+    def is_running(self, session_id: str) -> bool:
+        """Whether a recording with this id is still being written."""
+        with self._lock:
+            return any(
+                s.session_id == session_id
+                and s.state in (SessionState.RECORDING, SessionState.PARKED, SessionState.FINALIZING)
+                for s in self._by_token.values()
+            )
+
     def session_for(self, token: str) -> RecordingSession | None:
         """The live session behind a token, if any."""
         with self._lock:
             return self._find(token_digest(token))
 
-    def release(self, session: RecordingSession) -> None:
+    def release(self, session: RecordingSession, owner: object = None) -> None:
         """A connection closed: an idle session is dropped, a recording is parked for resume."""
-        session.detach()
+        session.detach(owner)
         if session.state is SessionState.IDLE:
             self.forget(session)
 
@@ -123,10 +136,13 @@ class SessionRegistry:
                     self._by_token.pop(digest, None)
                     self._expired[digest] = (session.session_id, now)
 
-    def shutdown(self) -> None:
-        """Stop every running recording so its audio and result are written."""
+    def shutdown(self, wait_s: float = 0.0) -> None:
+        """Stop every running recording so its audio and result are written; wait up to `wait_s`."""
         with self._lock:
             sessions = list(self._by_token.values())
         for session in sessions:
             if session.state in (SessionState.RECORDING, SessionState.PARKED):
                 session.stop()
+        deadline = time.monotonic() + wait_s
+        for session in sessions:
+            session.wait_done(max(0.0, deadline - time.monotonic()))

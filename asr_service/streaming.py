@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 
-from .audio import pcm16_to_float
 from .errors import SessionError
 from .pipeline import Sentence
 from .results import ResultStore
@@ -30,6 +29,9 @@ log = logging.getLogger(__name__)
 VAD_CHUNK = SAMPLE_RATE // 5  # 200 ms, the streaming VAD's window
 ASR_CHUNK = SAMPLE_RATE * 6 // 10  # 600 ms, chunk_size [0, 10, 5] at 60 ms per frame
 PUNC_TRIGGER_CHARS = 20
+# The session thread reads audio back from the spool file in blocks of this size, so a client
+# sending faster than real time fills the disk, not memory.
+READ_BLOCK_SAMPLES = SAMPLE_RATE
 
 EventSink = Callable[[str, dict[str, Any]], None]
 
@@ -117,8 +119,10 @@ class RecordingSession:
         self._models, self._recordings, self._results, self._limits = models, recordings, results, limits
         self._on_done = on_done
         self._sink: EventSink | None = None
+        self._owner: object = None  # the connection the events go to; only it may detach the session
         self._lock = threading.RLock()
-        self._inbox: queue.SimpleQueue[bytes | _Stop] = queue.SimpleQueue()
+        # the session thread is told how much audio the spool holds; it reads the audio from disk
+        self._inbox: queue.SimpleQueue[int | _Stop] = queue.SimpleQueue()
         self._spool: AudioSpool | None = None
         self._carry = b""
         self._received = 0  # samples accepted (and spooled)
@@ -127,7 +131,7 @@ class RecordingSession:
 
     # ----- called from socket handlers (any thread) -----
 
-    def start(self, options: SessionOptions, sink: EventSink) -> None:
+    def start(self, options: SessionOptions, sink: EventSink, owner: object = None) -> None:
         """Begin recording; audio frames are accepted from now on."""
         with self._lock:
             if self.state is not SessionState.IDLE:
@@ -136,7 +140,7 @@ class RecordingSession:
                     "a recording is already running on this connection; "
                     "stop it first (or reconnect and resume it)",
                 )
-            self.options, self._sink = options, sink
+            self.options, self._sink, self._owner = options, sink, owner
             self._spool = self._recordings.create(self.session_id)
             self.state = SessionState.RECORDING
             self._thread = threading.Thread(
@@ -152,11 +156,12 @@ class RecordingSession:
                     "not_recording",
                     "audio_data received but no recording is running; send start_recording first",
                 )
-            if len(data) > self._limits.max_frame_bytes:
+            cap = self._limits.max_frame_bytes
+            if len(data) > cap:
                 raise SessionError(
                     "frame_too_large",
-                    f"audio frame of {len(data)} bytes is over the limit of "
-                    f"{self._limits.max_frame_bytes} bytes (2 s of 16 kHz s16le); send smaller frames",
+                    f"audio frame of {len(data)} bytes is over the limit of {cap} bytes "
+                    f"({cap / 32000:g} s of 16 kHz s16le); send smaller frames",
                 )
             pcm = self._carry + data
             self._carry = pcm[-1:] if len(pcm) % 2 else b""
@@ -167,7 +172,7 @@ class RecordingSession:
             if pcm:
                 self._spool.append(pcm)
                 self._received += len(pcm) // 2
-                self._inbox.put(pcm)
+                self._inbox.put(self._received)
             if too_long:
                 self._stop_locked()
                 raise SessionError(
@@ -191,22 +196,34 @@ class RecordingSession:
         self.state = SessionState.FINALIZING
         self._inbox.put(_STOP)
 
-    def detach(self) -> None:
-        """The client went away: stop sending it events; a recording waits to be resumed."""
+    def detach(self, owner: object = None) -> None:
+        """The client went away: stop sending it events; a recording waits to be resumed.
+
+        A connection that was already replaced by a resume (`owner` no longer current) changes nothing.
+        """
         with self._lock:
-            self._sink = None
+            if owner is not None and self._owner is not None and owner != self._owner:
+                return
+            self._sink, self._owner = None, None
             self.detached_at = time.monotonic()
             if self.state is SessionState.RECORDING:
                 self.state = SessionState.PARKED
 
-    def attach(self, sink: EventSink) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    def attach(self, sink: EventSink, owner: object = None) -> tuple[dict[str, Any], dict[str, Any] | None]:
         """Bind a new connection; returns resume_result and the final result if it was already sent."""
         with self._lock:
-            self._sink = sink
+            self._sink, self._owner = sink, owner
             self.detached_at = None
             if self.state is SessionState.PARKED:
                 self.state = SessionState.RECORDING
             return self.snapshot(), self.final_result
+
+    def wait_done(self, timeout_s: float) -> bool:
+        """Wait for the session thread (if any) to finish; True when it has."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout_s)
+        return thread is None or not thread.is_alive()
 
     def snapshot(self) -> dict[str, Any]:
         """Where the recording stands, for resume_result."""
@@ -235,11 +252,15 @@ class RecordingSession:
     def _run(self) -> None:
         try:
             processor = _FirstPass(self)
+            done = 0
             while True:
                 item = self._inbox.get()
                 if isinstance(item, _Stop):
                     break
-                processor.push(pcm16_to_float(item))
+                while done < item:
+                    block = min(item, done + READ_BLOCK_SAMPLES)
+                    processor.push(self._spool_read(done, block))
+                    done = block
             processor.finish()
             self._emit(
                 "recording_stopped",
@@ -251,7 +272,7 @@ class RecordingSession:
             self._emit(
                 "error",
                 {
-                    "code": "internal_error",
+                    "code": "recording_failed",
                     "message": "the recording could not be processed; "
                     f"its audio is kept as backup {self.session_id}",
                 },
@@ -313,8 +334,11 @@ class RecordingSession:
 
     def read_audio(self, start_ms: int, end_ms: int) -> np.ndarray:
         """Recorded audio between two times, read back from the spool."""
+        return self._spool_read(start_ms * SAMPLE_RATE // 1000, end_ms * SAMPLE_RATE // 1000)
+
+    def _spool_read(self, start: int, end: int) -> np.ndarray:
         assert self._spool is not None
-        return self._spool.read(start_ms * SAMPLE_RATE // 1000, end_ms * SAMPLE_RATE // 1000)
+        return self._spool.read(start, end)
 
 
 class _LiveTranscript:
@@ -352,7 +376,6 @@ class _FirstPass:
         self._vad_pos = 0
         self._asr_pos = 0
         self._speech_start: int | None = None
-        self._pending_event: str | None = None
 
     def push(self, samples: np.ndarray) -> None:
         """Append audio and run every chunk it completes."""
@@ -361,10 +384,11 @@ class _FirstPass:
         while True:
             vad_end, asr_end = self._vad_pos + VAD_CHUNK, self._asr_pos + ASR_CHUNK
             if vad_end <= end and vad_end <= asr_end:
-                self._vad_step(self._slice(self._vad_pos, vad_end), final=False)
+                chunk = self._slice(self._vad_pos, vad_end)
                 self._vad_pos = vad_end
+                self._vad_step(chunk, final=False)
             elif asr_end <= end:
-                self._asr_step(self._slice(self._asr_pos, asr_end), final=False)
+                self._asr_step(self._slice(self._asr_pos, asr_end), final=False, position=asr_end)
                 self._asr_pos = asr_end
             else:
                 break
@@ -373,14 +397,16 @@ class _FirstPass:
     def finish(self) -> None:
         """Flush both models with is_final on whatever audio is left, then punctuate the rest."""
         end = self._buffer_start + len(self._buffer)
-        self._vad_step(self._slice(self._vad_pos, end), final=True)
+        self._asr_step(self._slice(self._asr_pos, end), final=True, position=end)
+        self._asr_pos = end
+        chunk = self._slice(self._vad_pos, end)
         self._vad_pos = end
+        self._vad_step(chunk, final=True)
         if self._speech_start is not None:  # speech ran to the very end
             self._close_segment(end * 1000 // SAMPLE_RATE)
-        self._asr_step(self._slice(self._asr_pos, end), final=True)
-        self._asr_pos = end
-        self._commit_pending()
-        self._emit_transcription("", is_final=True)
+        if self._live.pending:
+            self._commit_pending()
+            self._emit_transcription("", is_final=True, position=end, vad_event=None)
 
     def _slice(self, start: int, end: int) -> np.ndarray:
         return self._buffer[start - self._buffer_start : end - self._buffer_start]
@@ -402,7 +428,7 @@ class _FirstPass:
     def _open_segment(self, start_ms: int) -> None:
         self._speech_start = start_ms
         self._live.segments.append(_Segment(len(self._live.segments), start_ms))
-        self._pending_event = "speech_start"
+        self._emit_transcription("", is_final=False, position=self._vad_pos, vad_event="speech_start")
 
     def _close_segment(self, end_ms: int) -> None:
         if self._speech_start is None or not self._live.segments:
@@ -412,8 +438,7 @@ class _FirstPass:
         self._speech_start = None
         self._commit_pending()
         self._queue_second_pass(segment)
-        self._pending_event = "speech_end"
-        self._emit_transcription("", is_final=True)
+        self._emit_transcription("", is_final=True, position=self._vad_pos, vad_event="speech_end")
 
     def _queue_second_pass(self, segment: _Segment) -> None:
         """Recognise a closed segment now, at second-pass priority, while recording goes on."""
@@ -435,14 +460,13 @@ class _FirstPass:
             lambda m: m.recognize(clips, options.language, options.use_itn)
         )
 
-    def _asr_step(self, chunk: np.ndarray, final: bool) -> None:
+    def _asr_step(self, chunk: np.ndarray, final: bool, position: int) -> None:
         text = self._m.asr.run(lambda m: m.step(chunk, self._asr_cache, final))
         self._live.raw_text += text
         self._live.pending += text
         if len(self._live.pending) >= PUNC_TRIGGER_CHARS:
             self._commit_pending()
-        if not final:
-            self._emit_transcription(text, is_final=False)
+        self._emit_transcription(text, is_final=False, position=position, vad_event=None)
 
     def _commit_pending(self) -> None:
         """Punctuate the raw text waiting since the last commit and add it to the segment it belongs to."""
@@ -455,19 +479,18 @@ class _FirstPass:
         if self._live.segments:
             self._live.segments[-1].text += punctuated
 
-    def _emit_transcription(self, text: str, is_final: bool) -> None:
+    def _emit_transcription(self, text: str, is_final: bool, position: int, vad_event: str | None) -> None:
+        """One `transcription` event; `position` is the sample up to which audio has been heard."""
         live = self._live
-        position = max(self._vad_pos, self._asr_pos) if is_final else self._asr_pos
         payload = {
             "text": text,
             "punc_text": live.punc_text,
             "full_text": live.full_text(),
             "is_final": is_final,
-            "vad_event": self._pending_event,
+            "vad_event": vad_event,
             "is_speech_active": self._speech_start is not None,
             "segment": len(live.segments) - 1,
             "current_time_ms": position * 1000 // SAMPLE_RATE,
             "seq": live.next_seq(),
         }
-        self._pending_event = None
         self._s._emit("transcription", payload)

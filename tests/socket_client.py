@@ -25,6 +25,7 @@ class RecordingClient:
 
     def __init__(self, url: str, auth: dict[str, str] | None = None) -> None:
         self.events: list[tuple[str, Any]] = []
+        self.sent_bytes = 0
         self._cond = threading.Condition()
         self.sio = socketio.Client(reconnection=False)
         for name in EVENTS:
@@ -49,7 +50,10 @@ class RecordingClient:
                     return found[count - 1]
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise AssertionError(f"no {name!r} within {timeout} s; got {[n for n, _ in self.events]}")
+                    seen = sorted({n for n, _ in self.events})
+                    raise AssertionError(
+                        f"no {name!r} within {timeout} s ({len(self.events)} events: {seen})"
+                    )
                 self._cond.wait(left)
 
     def payloads(self, name: str) -> list[Any]:
@@ -61,6 +65,24 @@ class RecordingClient:
         """Send PCM in frames of `frame_bytes` (as fast as the socket takes them)."""
         for start in range(0, len(pcm), frame_bytes):
             self.sio.emit("audio_data", pcm[start : start + frame_bytes])
+
+    def send_ahead(self, pcm: bytes, frame_bytes: int, window_ms: int = 10_000) -> None:
+        """Send as fast as the server keeps up: at most `window_ms` beyond its current_time_ms."""
+        for start in range(0, len(pcm), frame_bytes):
+            sent_ms = self.sent_bytes // 32
+            with self._cond:
+                while sent_ms - self.heard_ms() > window_ms:
+                    if not self._cond.wait(60):
+                        raise AssertionError(f"server stuck at {self.heard_ms()} ms of {sent_ms} ms sent")
+            self.sio.emit("audio_data", pcm[start : start + frame_bytes])
+            self.sent_bytes += len(pcm[start : start + frame_bytes])
+
+    def heard_ms(self) -> int:
+        """The latest current_time_ms the server reported (possibly a moment stale)."""
+        for name, payload in reversed(self.events):
+            if name == "transcription":
+                return int(payload["current_time_ms"])
+        return 0
 
     def close(self) -> None:
         """Disconnect if still connected."""

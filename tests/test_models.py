@@ -170,3 +170,24 @@ def test_server_exits_cleanly_on_bad_configuration(tmp_path: Path) -> None:
     result = _run_server({"ASR_PORT": "not-a-port"}, tmp_path)
     assert result.returncode == 2
     assert "ASR_PORT" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_windowed_position_encoding_is_bit_identical_to_funasr() -> None:
+    from funasr.models.transformer.embedding import StreamSinusoidalPositionEncoder
+
+    original, windowed = StreamSinusoidalPositionEncoder(), models.WindowedStreamPositionEncoder()
+    cache_a, cache_b = {"start_idx": 0}, {"start_idx": 0}
+    generator = torch.Generator().manual_seed(0)
+    for timesteps in (5, 10, 10, 7, 10, 1, 10):
+        x = torch.randn(1, timesteps, 64, generator=generator)
+        assert torch.equal(original(x, cache_a), windowed(x, cache_b))
+    assert cache_a == cache_b
+    far = {"start_idx": 60_000}  # an hour into a recording
+    x = torch.randn(1, 10, 256, generator=generator)
+    assert torch.equal(original(x, dict(far)), windowed(x, dict(far)))
+
+
+def test_streaming_model_uses_the_windowed_encoder(model_set: models.ModelSet) -> None:
+    automodel = model_set.loaded["streaming"].model
+    models.ParaformerStreaming(automodel)
+    assert isinstance(automodel.model.encoder.embed, models.WindowedStreamPositionEncoder)

@@ -113,10 +113,12 @@ def test_transcription_cadence_fields_and_seq(live_server: LiveServer, pcm: byte
     }
     assert all(set(e) == fields for e in events)
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
-    partials = [e for e in events if not e["is_final"]]
-    # one partial per 600 ms chunk of audio
-    assert len(partials) == len(pcm) // 2 // 9600
-    assert [e["current_time_ms"] for e in partials] == [600 * i for i in range(len(partials))]
+    partials = [e for e in events if e["vad_event"] is None and not e["is_final"]]
+    # one partial per 600 ms chunk of audio, and one for the rest when the recording stops
+    full_chunks = len(pcm) // 2 // 9600
+    assert [e["current_time_ms"] for e in partials] == [600 * (i + 1) for i in range(full_chunks)] + [
+        len(pcm) // 32
+    ]
     assert any(e["vad_event"] == "speech_start" for e in events)
     assert any(e["vad_event"] == "speech_end" and e["is_final"] for e in events)
     times = [e["current_time_ms"] for e in events]
@@ -423,3 +425,65 @@ def test_expired_session_cannot_be_resumed_but_its_result_is_kept(
     error = _errors(late, 1)[0]
     assert error["code"] == "session_expired" and connected["session_id"] in error["message"]
     late.close()
+
+
+def test_resume_before_the_old_connection_is_noticed_dead(live_server: LiveServer, pcm: bytes) -> None:
+    first = RecordingClient(live_server.url)
+    token = first.wait_for("connected")["resume_token"]
+    first.sio.emit("start_recording", {})
+    first.wait_for("recording_started")
+    first.send_audio(pcm[:64000], 3200)
+    _wait_for_time(first, 1800)
+    second = _resume(live_server, token)  # the first connection is still open on the server
+    resumed = second.wait_for("resume_result")
+    first.close()  # now the server notices the old connection going away
+    threading.Event().wait(1.0)
+    second.send_audio(pcm[resumed["received_bytes"] :], 6400)
+    second.sio.emit("stop_recording")
+    final = second.wait_for("final_result", TIMEOUT)
+    second.close()
+    assert not second.payloads("error")
+    assert final["duration_ms"] == len(pcm) // 32
+
+
+def test_running_recording_cannot_be_deleted(live_server: LiveServer, pcm: bytes) -> None:
+    client = RecordingClient(live_server.url)
+    connected = client.wait_for("connected")
+    client.sio.emit("start_recording", {})
+    client.wait_for("recording_started")
+    client.send_audio(pcm[:32000], 3200)
+    _wait_for_time(client, 600)
+    url = f"{live_server.url}/api/asr/backup-audio/{connected['session_id']}"
+    response = requests.delete(url, timeout=10)
+    assert response.status_code == 409 and response.json()["code"] == "conflict"
+    client.sio.emit("stop_recording")
+    client.wait_for("final_result", TIMEOUT)
+    client.close()
+    assert requests.delete(url, timeout=10).status_code == 200
+
+
+def test_a_server_crash_mid_recording_keeps_the_audio(
+    model_env: dict[str, str], tmp_path: Path, pcm: bytes
+) -> None:
+    server = start_server(model_env, tmp_path)
+    client = RecordingClient(server.url)
+    connected = client.wait_for("connected")
+    client.sio.emit("start_recording", {})
+    client.wait_for("recording_started")
+    client.send_audio(pcm[:160000], 3200)
+    _wait_for_time(client, 4800)
+    server.process.kill()  # no shutdown handler runs
+    server.process.wait()
+    client.close()
+    spool = server.data_dir / "recordings" / f"{connected['session_id']}.wav"
+    kept = spool.read_bytes()[44:]
+    assert len(kept) >= 4800 * 32 and pcm.startswith(kept)
+    restarted = start_server(model_env, tmp_path)
+    try:
+        assert "recovered interrupted recording" in restarted.log()
+        response = requests.get(f"{restarted.url}/api/asr/backup-audio/{connected['session_id']}", timeout=10)
+        assert response.status_code == 200 and response.content[44:] == kept
+        info = sf.info(spool)
+        assert info.frames == len(kept) // 2
+    finally:
+        stop_server(restarted)

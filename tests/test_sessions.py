@@ -1,0 +1,111 @@
+"""The session registry: the active cap, resume tokens, parking and expiry."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from asr_service.errors import SessionError
+from asr_service.results import ResultStore
+from asr_service.scheduler import ModelWorker, OnWorker, Priority
+from asr_service.sessions import SessionRegistry
+from asr_service.spool import RecordingStore
+from asr_service.streaming import LiveModels, RecordingSession, SessionLimits, SessionOptions, SessionState
+
+from .fakes import LengthRecognizer, NoSpeechStream, PlainPunctuator, SilentStream
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Iterator[SessionRegistry]:
+    worker = ModelWorker("all")
+    models = LiveModels(
+        vad=OnWorker(NoSpeechStream(), worker, Priority.REALTIME),
+        asr=OnWorker(SilentStream(), worker, Priority.REALTIME),
+        punc=OnWorker(PlainPunctuator(), worker, Priority.REALTIME),
+        offline=OnWorker(LengthRecognizer(), worker, Priority.SECOND_PASS),
+    )
+    recordings, results = RecordingStore(tmp_path / "rec", 60), ResultStore(tmp_path / "res", 60)
+    yield SessionRegistry(lambda: RecordingSession(models, recordings, results, SessionLimits()), 2, 10.0)
+    worker.stop()
+
+
+def _sink(_event: str, _payload: object) -> None:
+    return None
+
+
+def _wait_done(session: RecordingSession) -> None:
+    deadline = time.monotonic() + 10
+    while session.state is not SessionState.DONE and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert session.state is SessionState.DONE
+
+
+def test_cap_counts_running_and_parked_recordings(registry: SessionRegistry) -> None:
+    first, second, third = registry.create(), registry.create(), registry.create()
+    registry.begin(first, SessionOptions(), _sink)
+    registry.begin(second, SessionOptions(), _sink)
+    registry.release(second)  # parked still holds its place
+    assert (registry.active, registry.parked) == (2, 1)
+    with pytest.raises(SessionError) as info:
+        registry.begin(third, SessionOptions(), _sink)
+    assert info.value.code == "busy"
+    first.stop()
+    _wait_done(first)
+    registry.begin(third, SessionOptions(), _sink)
+    assert registry.active == 2
+
+
+def test_resume_rebinds_a_parked_session(registry: SessionRegistry) -> None:
+    session = registry.create()
+    registry.begin(session, SessionOptions(), _sink)
+    session.feed(b"\0\0" * 1600)
+    registry.release(session)
+    assert session.state is SessionState.PARKED
+    result, final = registry.resume(session.resume_token, _sink)
+    assert result["state"] == "recording" and result["session_id"] == session.session_id and final is None
+    assert registry.session_for(session.resume_token) is session
+    with pytest.raises(SessionError) as info:
+        registry.resume("not-a-token", _sink)
+    assert info.value.code == "invalid_resume_token"
+
+
+def test_idle_sessions_are_dropped_on_disconnect(registry: SessionRegistry) -> None:
+    session = registry.create()
+    registry.release(session)
+    assert registry.session_for(session.resume_token) is None
+
+
+def test_parked_past_the_grace_time_is_finalised_and_expired(registry: SessionRegistry) -> None:
+    session = registry.create()
+    registry.begin(session, SessionOptions(), _sink)
+    session.feed(b"\1\0" * 16000)
+    registry.release(session)
+    registry.sweep(now=time.monotonic() + 5)
+    assert session.state is SessionState.PARKED  # still inside the grace time
+    registry.sweep(now=time.monotonic() + 11)
+    _wait_done(session)
+    assert session.final_result is not None and session.final_result["duration_ms"] == 1000
+    with pytest.raises(SessionError) as info:
+        registry.resume(session.resume_token, _sink)
+    assert info.value.code == "session_expired" and session.session_id in info.value.message
+
+
+def test_finished_result_is_handed_to_a_resuming_client(registry: SessionRegistry) -> None:
+    session = registry.create()
+    registry.begin(session, SessionOptions(), _sink)
+    session.feed(b"\1\0" * 800)
+    session.stop()
+    registry.release(session)
+    _wait_done(session)
+    result, final = registry.resume(session.resume_token, _sink)
+    assert result["state"] == "done" and final is not None and final["duration_ms"] == 50
+
+
+def test_shutdown_stops_running_recordings(registry: SessionRegistry) -> None:
+    session = registry.create()
+    registry.begin(session, SessionOptions(), _sink)
+    registry.shutdown()
+    _wait_done(session)
