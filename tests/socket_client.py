@@ -25,6 +25,7 @@ class RecordingClient:
 
     def __init__(self, url: str, auth: dict[str, str] | None = None) -> None:
         self.events: list[tuple[str, Any]] = []
+        self.arrivals: list[float] = []  # time.monotonic() of each event, for latency figures
         self.sent_bytes = 0
         self._cond = threading.Condition()
         self.sio = socketio.Client(reconnection=False)
@@ -36,6 +37,7 @@ class RecordingClient:
         def record(payload: Any = None) -> None:
             with self._cond:
                 self.events.append((name, payload))
+                self.arrivals.append(time.monotonic())
                 self._cond.notify_all()
 
         return record
