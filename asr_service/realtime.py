@@ -181,6 +181,7 @@ class _Handlers:
         session = self._session(sid)
         parsed = parse_options(options, self._settings)
         if session.state is SessionState.DONE:
+            registry.check_capacity()  # refuse before giving up the finished session's token
             registry.forget(session)
             session = registry.create()
             self._connections.set(sid, session)
@@ -227,6 +228,12 @@ class _Handlers:
         self._io.emit("resume_result", result, to=sid)
         if final is not None:
             self._io.emit("final_result", final, to=sid)
+        elif result["state"] == SessionState.DONE.value:
+            self.send_error(
+                sid,
+                "recording_failed",
+                f"this recording could not be processed; its audio is kept as backup {result['session_id']}",
+            )
         gate.open()
 
     def on_disconnect(self, *_args: object) -> None:

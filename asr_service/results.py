@@ -6,12 +6,11 @@ import hashlib
 import hmac
 import json
 import os
-import re
 import time
 from pathlib import Path
 from typing import Any
 
-_ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
+from .retention import checked_id, sweep
 
 
 def token_digest(token: str) -> str:
@@ -28,9 +27,7 @@ class ResultStore:
         directory.mkdir(parents=True, exist_ok=True)
 
     def _path(self, session_id: str) -> Path:
-        if not _ID_PATTERN.match(session_id):
-            raise KeyError(session_id)
-        return self.directory / f"{session_id}.json"
+        return self.directory / f"{checked_id(session_id)}.json"
 
     def save(self, session_id: str, token: str, result: dict[str, Any]) -> None:
         """Store a final result atomically (a reader never sees half a file)."""
@@ -53,13 +50,4 @@ class ResultStore:
 
     def sweep(self, now: float | None = None) -> int:
         """Delete results older than the retention time; returns the count."""
-        cutoff = (now or time.time()) - self.retention_s
-        removed = 0
-        for path in self.directory.glob("*.json"):
-            try:
-                if path.stat().st_mtime < cutoff:
-                    path.unlink()
-                    removed += 1
-            except FileNotFoundError:
-                continue
-        return removed
+        return sweep(self.directory, "*.json", self.retention_s, now)

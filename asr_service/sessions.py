@@ -41,13 +41,21 @@ class SessionRegistry:
     ) -> None:
         """Start recording unless ASR_MAX_SESSIONS recordings are already active."""
         with self._lock:
-            if session.state is SessionState.IDLE and self._active() >= self._max_active:
-                raise SessionError(
-                    "busy",
-                    f"the server is at its limit of {self._max_active} concurrent "
-                    "recordings; try again shortly",
-                )
+            if session.state is SessionState.IDLE:
+                self._check_capacity()
             session.start(options, sink, owner)
+
+    def check_capacity(self) -> None:
+        """SessionError `busy` when ASR_MAX_SESSIONS recordings are already active."""
+        with self._lock:
+            self._check_capacity()
+
+    def _check_capacity(self) -> None:
+        if self._active() >= self._max_active:
+            raise SessionError(
+                "busy",
+                f"the server is at its limit of {self._max_active} concurrent recordings; try again shortly",
+            )
 
     def _active(self) -> int:
         return sum(s.state in (SessionState.RECORDING, SessionState.PARKED) for s in self._by_token.values())

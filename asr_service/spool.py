@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import struct
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
 
+from .retention import checked_id, sweep
 from .segments import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
 
 _HEADER_BYTES = 44
 _UNKNOWN_SIZE = 0xFFFFFFFF  # what a WAV header says while the recording is still growing
-_ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
 
 
 def wav_header(data_bytes: int) -> bytes:
@@ -66,9 +64,15 @@ class AudioSpool:
             if self._closed:
                 raise RuntimeError("the recording is closed")
             view = memoryview(pcm)
-            while view:
-                written = os.write(self._fd, view)
-                view = view[written:]
+            try:
+                while view:
+                    written = os.write(self._fd, view)
+                    view = view[written:]
+            except OSError:
+                # drop the partial write so the file and the sample count stay aligned
+                os.ftruncate(self._fd, _HEADER_BYTES + self._bytes)
+                os.lseek(self._fd, 0, os.SEEK_END)
+                raise
             self._bytes += len(pcm)
 
     def read(self, start: int, end: int) -> np.ndarray:
@@ -105,9 +109,7 @@ class RecordingStore:
 
     def path(self, recording_id: str) -> Path:
         """Where a recording lives; KeyError for ids that are not ours (never a path outside)."""
-        if not _ID_PATTERN.match(recording_id):
-            raise KeyError(recording_id)
-        return self.directory / f"{recording_id}.wav"
+        return self.directory / f"{checked_id(recording_id)}.wav"
 
     def existing(self, recording_id: str) -> Path | None:
         """The file of a recording that exists, else None."""
@@ -127,18 +129,7 @@ class RecordingStore:
 
     def sweep(self, now: float | None = None, keep: set[str] | None = None) -> int:
         """Delete recordings older than the retention time, except ids in `keep`; returns the count."""
-        cutoff = (now or time.time()) - self.retention_s
-        removed = 0
-        for path in self.directory.glob("*.wav"):
-            if keep and path.stem in keep:
-                continue
-            try:
-                if path.stat().st_mtime < cutoff:
-                    path.unlink()
-                    removed += 1
-            except FileNotFoundError:
-                continue
-        return removed
+        return sweep(self.directory, "*.wav", self.retention_s, now, keep)
 
     def recover(self) -> list[str]:
         """Fix the headers of recordings a crash left open, so they play as WAV; returns their ids."""

@@ -170,7 +170,15 @@ class RecordingSession:
             too_long = len(pcm) // 2 > room
             pcm = pcm[: max(room, 0) * 2]
             if pcm:
-                self._spool.append(pcm)
+                try:
+                    self._spool.append(pcm)
+                except OSError as exc:
+                    log.error("session %s: cannot write audio to disk: %s", self.session_id, exc)
+                    raise SessionError(
+                        "storage_error",
+                        f"the server could not store this audio frame ({exc.strerror}); "
+                        "resend it from received_bytes of resume_result later",
+                    ) from exc
                 self._received += len(pcm) // 2
                 self._inbox.put(self._received)
             if too_long:
@@ -472,6 +480,7 @@ class _FirstPass:
         """Punctuate the raw text waiting since the last commit and add it to the segment it belongs to."""
         pending = self._live.pending
         if not pending.strip():
+            self._live.pending = ""
             return
         punctuated = self._m.punc.run(lambda m: m.punctuate(pending, self._punc_cache))
         self._live.punc_text += punctuated

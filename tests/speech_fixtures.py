@@ -40,27 +40,22 @@ def require_tools() -> None:
         raise RuntimeError(f"missing {', '.join(missing)}: run scripts/system_deps.sh")
 
 
+def ffmpeg(*args: str) -> None:
+    """Run ffmpeg quietly, overwriting outputs; raise on failure."""
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", *args], check=True)
+
+
+def silent_flac(path: Path, seconds: float) -> Path:
+    """Silence as 8 kHz FLAC: tiny on disk, long once decoded (a decoder bomb)."""
+    ffmpeg("-f", "lavfi", "-i", "anullsrc=r=8000:cl=mono", "-t", str(seconds), "-c:a", "flac", str(path))
+    return path
+
+
 def speak(voice: str, text: str, out: Path) -> np.ndarray:
     """One utterance as 16 kHz mono float32 (espeak-ng speaks, ffmpeg resamples)."""
     raw = out.with_suffix(".raw.wav")
     subprocess.run(["espeak-ng", "-v", voice, "-w", str(raw), text], check=True, capture_output=True)
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-nostdin",
-            "-loglevel",
-            "error",
-            "-y",
-            "-i",
-            str(raw),
-            "-ar",
-            str(RATE),
-            "-ac",
-            "1",
-            str(out),
-        ],
-        check=True,
-    )
+    ffmpeg("-i", str(raw), "-ar", str(RATE), "-ac", "1", str(out))
     samples, rate = sf.read(out, dtype="float32")
     assert rate == RATE
     return np.asarray(samples, dtype=np.float32)
@@ -95,24 +90,7 @@ def convert(source: Path, directory: Path, fmt: str, rate: int, channels: int) -
     if fmt == "webm" and rate == 44100:
         codec = ["-c:a", "libvorbis"]  # Opus has no 44.1 kHz mode
     out = directory / f"speech_{rate}_{channels}ch.{ext}"
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-nostdin",
-            "-loglevel",
-            "error",
-            "-y",
-            "-i",
-            str(source),
-            "-ar",
-            str(rate),
-            "-ac",
-            str(channels),
-            *codec,
-            str(out),
-        ],
-        check=True,
-    )
+    ffmpeg("-i", str(source), "-ar", str(rate), "-ac", str(channels), *codec, str(out))
     return Converted(out, fmt, rate, channels, sf.info(source).duration)
 
 

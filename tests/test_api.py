@@ -18,6 +18,7 @@ from asr_service.config import Settings
 from asr_service.service import AsrService
 
 from .fakes import ExplodingRecognizer, FixedDetector, NoSpeechStream, PlainPunctuator, SilentStream
+from .speech_fixtures import silent_flac
 
 
 @pytest.fixture
@@ -141,27 +142,8 @@ def test_upload_over_the_size_limit(client: FlaskClient) -> None:
 
 
 def test_audio_over_the_duration_limit(client: FlaskClient, tmp_path: Path) -> None:
-    import subprocess
-
     path = tmp_path / "long.flac"
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-nostdin",
-            "-loglevel",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "anullsrc=r=8000:cl=mono",
-            "-t",
-            "600",
-            "-c:a",
-            "flac",
-            str(path),
-        ],
-        check=True,
-    )
+    silent_flac(path, 600)
     body = _assert_error(_upload(client, path.read_bytes(), "long.flac"), 413, "audio_too_long")
     assert "120 s" in body["error"]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +11,7 @@ import pytest
 from asr_service.audio import SAMPLE_RATE, SUPPORTED_FORMATS, decode_audio, pcm16_to_float
 from asr_service.errors import AudioTooLong, UnsupportedMedia
 
-from .speech_fixtures import FORMATS, Converted
+from .speech_fixtures import FORMATS, Converted, ffmpeg, silent_flac
 
 
 def duration_tolerance_s(rate: int) -> float:
@@ -86,46 +85,14 @@ def test_truncated_files_are_rejected_with_the_reason(format_matrix: list[Conver
 
 def test_file_without_audio_stream_is_rejected(tmp_path: Path) -> None:
     video = tmp_path / "video_only.mkv"
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-nostdin",
-            "-loglevel",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "color=c=black:s=16x16:d=1",
-            "-c:v",
-            "ffv1",
-            str(video),
-        ],
-        check=True,
-    )
+    ffmpeg("-f", "lavfi", "-i", "color=c=black:s=16x16:d=1", "-c:v", "ffv1", str(video))
     with pytest.raises(UnsupportedMedia, match="no audio stream"):
         _decode_path(video)
 
 
 def test_decoder_bomb_stops_at_the_duration_cap(tmp_path: Path) -> None:
     bomb = tmp_path / "two_hours_of_silence.flac"
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-nostdin",
-            "-loglevel",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "anullsrc=r=8000:cl=mono",
-            "-t",
-            "7200",
-            "-c:a",
-            "flac",
-            str(bomb),
-        ],
-        check=True,
-    )
+    silent_flac(bomb, 7200)
     assert bomb.stat().st_size < 2_000_000  # tiny on disk, hours when decoded
     with pytest.raises(AudioTooLong, match="60 s"):
         _decode_path(bomb, max_seconds=60)

@@ -13,7 +13,7 @@ from asr_service.engine import Engine
 from asr_service.pipeline import RecognitionOptions
 
 from .conftest import LiveServer
-from .speech_fixtures import Converted
+from .speech_fixtures import Converted, silent_flac
 
 TIMEOUT = 120
 
@@ -113,27 +113,8 @@ def test_oversized_upload_is_refused_before_reading(live_server: LiveServer) -> 
 
 
 def test_audio_longer_than_the_cap(live_server: LiveServer, tmp_path: Path) -> None:
-    import subprocess
-
     path = tmp_path / "long.flac"
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-nostdin",
-            "-loglevel",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "anullsrc=r=8000:cl=mono",
-            "-t",
-            "3600",
-            "-c:a",
-            "flac",
-            str(path),
-        ],
-        check=True,
-    )
+    silent_flac(path, 3600)
     response = _post(live_server, files={"file": ("long.flac", path.read_bytes())})
     assert response.status_code == 413 and response.json()["code"] == "audio_too_long"
     assert requests.get(f"{live_server.url}/api/health", timeout=10).status_code == 200

@@ -191,3 +191,18 @@ def test_streaming_model_uses_the_windowed_encoder(model_set: models.ModelSet) -
     automodel = model_set.loaded["streaming"].model
     models.ParaformerStreaming(automodel)
     assert isinstance(automodel.model.encoder.embed, models.WindowedStreamPositionEncoder)
+
+
+def test_realtime_punctuation_survives_the_inputs_funasr_crashes_on(model_set: models.ModelSet) -> None:
+    punctuator = models.RealtimePunctuator(model_set.loaded["punc"].model)
+    cache: dict[str, object] = {}
+    assert punctuator.punctuate("", cache) == ""
+    assert punctuator.punctuate("   ", cache) == ""
+    assert punctuator.punctuate("好", cache) == "好"
+    assert punctuator.punctuate("OK", cache) == "OK"
+    text = punctuator.punctuate("今天我们开会讨论备份演练的安排", cache)
+    assert (
+        text.replace("，", "").replace("。", "").replace("？", "").replace("、", "")
+        == "今天我们开会讨论备份演练的安排"
+    )
+    assert punctuator.punctuate("好", cache)  # a lone token is fine once the cache holds context
