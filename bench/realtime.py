@@ -128,11 +128,17 @@ def run_concurrently(url: str, pcm: bytes, streams: int, paced_tail_s: float) ->
     return results
 
 
-def speech_pcm(minutes: float, work: Path) -> bytes:
-    """espeak-ng speech with pauses, repeated to `minutes`, as s16le bytes."""
+def speech_pcm(minutes: float, work: Path, tail_s: float = 60.0) -> bytes:
+    """espeak-ng speech with pauses, `minutes` long, as s16le bytes.
+
+    Every recording ends with the same `tail_s` seconds, so the last segment (what the final
+    result waits for) is the same whatever the length and final latencies compare fairly.
+    """
     clip, _ = sf.read(make_speech(work / "speech"), dtype="int16")
-    repeats = int(np.ceil(minutes * 60 * 16000 / len(clip)))
-    return bytes(np.tile(clip, repeats)[: int(minutes * 60 * 16000)].tobytes())
+    total, tail = int(minutes * 60 * 16000), int(min(tail_s, minutes * 60) * 16000)
+    tiled = np.tile(clip, int(np.ceil(max(total, tail) / len(clip))) + 1)
+    audio = np.concatenate((tiled[: total - tail], tiled[:tail]))
+    return bytes(audio.tobytes())
 
 
 def main() -> None:

@@ -45,4 +45,5 @@ def test_thirty_minute_recording_keeps_memory_flat(live_server: LiveServer, spee
     sent = warm + len(range(warm, repeats, 10)) * 10
     assert final["duration_ms"] == sent * len(clip) // 32 >= 30 * 60 * 1000
     assert len(final["timestamps"]) >= sent
+    print(f"\n30-minute recording: server RSS {baseline:.1f} MB -> peak {peak:.1f} MB")
     assert peak - baseline < LIMIT_MB, f"RSS grew {peak - baseline:.1f} MB (baseline {baseline:.1f} MB)"
