@@ -164,8 +164,8 @@ class RecordingSession:
                     f"({cap / 32000:g} s of 16 kHz s16le); send smaller frames",
                 )
             pcm = self._carry + data
-            self._carry = pcm[-1:] if len(pcm) % 2 else b""
-            pcm = pcm[: len(pcm) - len(self._carry)]
+            carry = pcm[-1:] if len(pcm) % 2 else b""
+            pcm = pcm[: len(pcm) - len(carry)]
             room = int(self._limits.max_session_s * SAMPLE_RATE) - self._received
             too_long = len(pcm) // 2 > room
             pcm = pcm[: max(room, 0) * 2]
@@ -181,6 +181,7 @@ class RecordingSession:
                     ) from exc
                 self._received += len(pcm) // 2
                 self._inbox.put(self._received)
+            self._carry = carry  # only once the frame is kept, so received_bytes stays exact
             if too_long:
                 self._stop_locked()
                 raise SessionError(

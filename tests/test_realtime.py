@@ -33,6 +33,15 @@ def _audio(pcm: bytes) -> np.ndarray:
     return np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
 
 
+def start_recording(server: LiveServer, options: dict[str, Any] | None = None) -> tuple[RecordingClient, Any]:
+    """A connected client whose recording has started; returns it and its `connected` payload."""
+    client = RecordingClient(server.url)
+    connected = client.wait_for("connected")
+    client.sio.emit("start_recording", options or {})
+    client.wait_for("recording_started")
+    return client, connected
+
+
 def record(
     server: LiveServer,
     pcm: bytes,
@@ -40,10 +49,7 @@ def record(
     options: dict[str, Any] | None = None,
 ) -> tuple[RecordingClient, dict[str, Any]]:
     """One whole recording; returns the client (with its events) and the final result."""
-    client = RecordingClient(server.url)
-    client.wait_for("connected")
-    client.sio.emit("start_recording", options or {})
-    client.wait_for("recording_started")
+    client, _ = start_recording(server, options)
     if isinstance(frame_bytes, int):
         client.send_audio(pcm, frame_bytes)
     else:
@@ -228,10 +234,8 @@ def _resume(server: LiveServer, token: str) -> RecordingClient:
 
 def test_disconnect_and_resume_mid_recording_loses_nothing(live_server: LiveServer, pcm: bytes) -> None:
     _, uninterrupted = record(live_server, pcm)
-    first = RecordingClient(live_server.url)
-    token = first.wait_for("connected")["resume_token"]
-    first.sio.emit("start_recording", {})
-    first.wait_for("recording_started")
+    first, connected = start_recording(live_server)
+    token = connected["resume_token"]
     half = (len(pcm) // 2) & ~1
     first.send_audio(pcm[:half], 4000)
     _wait_for_time(first, 3000)
@@ -254,10 +258,7 @@ def test_disconnect_and_resume_mid_recording_loses_nothing(live_server: LiveServ
 def test_disconnect_during_the_final_pass_gets_the_result_on_resume(
     live_server: LiveServer, pcm: bytes
 ) -> None:
-    client = RecordingClient(live_server.url)
-    connected = client.wait_for("connected")
-    client.sio.emit("start_recording", {})
-    client.wait_for("recording_started")
+    client, connected = start_recording(live_server)
     client.send_audio(pcm, 32000)
     client.sio.emit("stop_recording")
     client.wait_for("recording_stopped", TIMEOUT)  # the stop arrived; the final pass is under way
@@ -390,10 +391,7 @@ def test_busy_when_the_session_cap_is_reached(strict_server: LiveServer) -> None
 def test_recording_over_the_length_cap_is_stopped_and_finalised(
     strict_server: LiveServer, pcm: bytes
 ) -> None:
-    client = RecordingClient(strict_server.url)
-    client.wait_for("connected")
-    client.sio.emit("start_recording", {})
-    client.wait_for("recording_started")
+    client, _ = start_recording(strict_server)
     client.send_audio(pcm[: 10 * 32000], 8000)
     assert _errors(client, 1)[0]["code"] == "session_too_long"
     final = client.wait_for("final_result", TIMEOUT)
@@ -404,10 +402,7 @@ def test_recording_over_the_length_cap_is_stopped_and_finalised(
 def test_expired_session_cannot_be_resumed_but_its_result_is_kept(
     strict_server: LiveServer, pcm: bytes
 ) -> None:
-    client = RecordingClient(strict_server.url)
-    connected = client.wait_for("connected")
-    client.sio.emit("start_recording", {})
-    client.wait_for("recording_started")
+    client, connected = start_recording(strict_server)
     client.send_audio(pcm[: 3 * 32000], 8000)
     _wait_for_time(client, 2400)
     client.close()
@@ -428,10 +423,8 @@ def test_expired_session_cannot_be_resumed_but_its_result_is_kept(
 
 
 def test_resume_before_the_old_connection_is_noticed_dead(live_server: LiveServer, pcm: bytes) -> None:
-    first = RecordingClient(live_server.url)
-    token = first.wait_for("connected")["resume_token"]
-    first.sio.emit("start_recording", {})
-    first.wait_for("recording_started")
+    first, connected = start_recording(live_server)
+    token = connected["resume_token"]
     first.send_audio(pcm[:64000], 3200)
     _wait_for_time(first, 1800)
     second = _resume(live_server, token)  # the first connection is still open on the server
@@ -447,10 +440,7 @@ def test_resume_before_the_old_connection_is_noticed_dead(live_server: LiveServe
 
 
 def test_running_recording_cannot_be_deleted(live_server: LiveServer, pcm: bytes) -> None:
-    client = RecordingClient(live_server.url)
-    connected = client.wait_for("connected")
-    client.sio.emit("start_recording", {})
-    client.wait_for("recording_started")
+    client, connected = start_recording(live_server)
     client.send_audio(pcm[:32000], 3200)
     _wait_for_time(client, 600)
     url = f"{live_server.url}/api/asr/backup-audio/{connected['session_id']}"
@@ -466,10 +456,7 @@ def test_a_server_crash_mid_recording_keeps_the_audio(
     model_env: dict[str, str], tmp_path: Path, pcm: bytes
 ) -> None:
     server = start_server(model_env, tmp_path)
-    client = RecordingClient(server.url)
-    connected = client.wait_for("connected")
-    client.sio.emit("start_recording", {})
-    client.wait_for("recording_started")
+    client, connected = start_recording(server)
     client.send_audio(pcm[:160000], 3200)
     _wait_for_time(client, 4800)
     server.process.kill()  # no shutdown handler runs
