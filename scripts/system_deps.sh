@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Install the Debian packages the tests need (espeak-ng speaks fixtures, ffmpeg converts them).
+# Install the Debian packages the tests need: espeak-ng speaks fixtures, ffmpeg and sox convert them,
+# chromium and chromedriver run the recorder page tests, redis-server and nginx the scale-out test.
 # The service itself needs none of them: PyAV's wheel carries its own FFmpeg.
 set -euo pipefail
 missing=()
-for pair in espeak-ng:espeak-ng ffmpeg:ffmpeg sox:sox; do
+for pair in espeak-ng:espeak-ng ffmpeg:ffmpeg sox:sox chromium:chromium chromedriver:chromium-driver \
+  redis-server:redis-server nginx:nginx; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
