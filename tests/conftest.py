@@ -110,8 +110,10 @@ class LiveServer:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
 
-def start_server(env_overrides: dict[str, str], workdir: Path, wait_ready: bool = True) -> LiveServer:
-    """Start `python asr_api_server.py` with the given environment; wait for readiness."""
+def start_server(
+    env_overrides: dict[str, str], workdir: Path, wait_ready: bool = True, script: Path | None = None
+) -> LiveServer:
+    """Start `python asr_api_server.py` (or `script`) with the given environment; wait for readiness."""
     port = free_port()
     data_dir = workdir / "data"
     tmp_dir = workdir / "tmp"
@@ -127,7 +129,7 @@ def start_server(env_overrides: dict[str, str], workdir: Path, wait_ready: bool 
     log_path = workdir / "server.log"
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
-            [sys.executable, str(ROOT / "asr_api_server.py")],
+            [sys.executable, str(script or ROOT / "asr_api_server.py")],
             cwd=workdir,
             env=env,
             stdout=log_file,

@@ -1,0 +1,99 @@
+"""The benchmark suite's own logic: event-order accounting and target verdicts."""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+import pytest
+
+from bench.clients import _out_of_order
+from bench.measure import CpuMeter, cpu_seconds, percentiles, rss_mb
+from bench.targets import evaluate
+
+
+def _event(seq: int, ms: int) -> dict[str, Any]:
+    return {"seq": seq, "current_time_ms": ms}
+
+
+def test_in_order_events_count_nothing() -> None:
+    assert _out_of_order([_event(1, 600), _event(2, 600), _event(3, 1200)]) == 0
+
+
+def test_skipped_repeated_or_backwards_events_are_counted() -> None:
+    events = [_event(1, 600), _event(3, 1200), _event(3, 1200), _event(4, 600)]
+    assert _out_of_order(events) == 3
+
+
+def test_percentiles_of_nothing_are_nan() -> None:
+    assert all(math.isnan(v) for v in percentiles([], 50, 95))
+    assert percentiles([1.0, 2.0, 3.0], 50) == [2.0]
+
+
+def test_this_process_uses_cpu_and_memory() -> None:
+    import os
+
+    meter = CpuMeter(os.getpid()).start()
+    sum(i * i for i in range(300_000))
+    meter.stop()
+    assert meter.cpu_s > 0 and cpu_seconds(os.getpid()) >= meter.cpu_s
+    assert rss_mb(os.getpid()) > 10
+
+
+GOOD: dict[str, Any] = {
+    "n_ref": 4.0,
+    "direct": {
+        "live": {"c_direct": 0.5, "t_chunk_p50_ms": 200.0, "t_final_ms": 800.0},
+        "file": {"rtf": 0.1},
+    },
+    "transport": {"cores_per_stream": 0.005, "passes": True},
+    "service": {
+        "one_stream_100ms": {
+            "server_cpu_per_audio_s": 0.52,
+            "first_partial_ms": 250.0,
+            "final_after_stop_ms": 900.0,
+        },
+        "capacity": {"capacity": 3, "at_capacity": {"final_after_stop_ms_max": 1500.0}},
+        "uploads": {"rtf": 0.105, "errors": [], "throughput_one": 9.5, "throughput_two": 9.4},
+        "live_during_upload": {"live": {"lag_p95_ms": 400.0, "passes": True}},
+        "soak": {"errors": [], "disconnects": 0, "lost_ms": 0, "rss_growth": 0.01},
+    },
+}
+
+
+def test_a_report_within_every_target_passes_them_all() -> None:
+    verdicts = evaluate(GOOD)
+    assert len(verdicts) == 10
+    assert [v["name"] for v in verdicts if not v["pass"]] == []
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "missed"),
+    [
+        (("service", "one_stream_100ms", "server_cpu_per_audio_s"), 0.56, "service CPU"),
+        (("transport", "cores_per_stream"), 0.03, "transport"),
+        (("service", "capacity", "capacity"), 2, "capacity"),
+        (("service", "one_stream_100ms", "first_partial_ms"), 301.0, "first partial"),
+        (("service", "one_stream_100ms", "final_after_stop_ms"), 1061.0, "1 stream, 1 min"),
+        (("service", "uploads", "rtf"), 0.111, "REST"),
+        (("service", "uploads", "throughput_two"), 8.5, "2 concurrent"),
+        (("service", "soak", "rss_growth"), 0.06, "soak"),
+    ],
+)
+def test_each_target_misses_just_past_its_bound(path: tuple[str, ...], value: float, missed: str) -> None:
+    report = copy.deepcopy(GOOD)
+    node = report
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    failing = [v["name"] for v in evaluate(report) if not v["pass"]]
+    assert len(failing) == 1 and missed in failing[0]
+
+
+def test_a_long_recording_adds_its_own_final_latency_target() -> None:
+    report = copy.deepcopy(GOOD)
+    report["service"]["one_stream_long"] = {"audio_s": 1800.0, "final_after_stop_ms": 1100.0}
+    verdicts = evaluate(report)
+    assert len(verdicts) == 11
+    assert [v["name"] for v in verdicts if not v["pass"]] == ["final after stop, 1 stream, 30 min (ms)"]
