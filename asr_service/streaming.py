@@ -385,6 +385,7 @@ class _FirstPass:
         self._vad_pos = 0
         self._asr_pos = 0
         self._speech_start: int | None = None
+        self._finishing = False
 
     def push(self, samples: np.ndarray) -> None:
         """Append audio and run every chunk it completes."""
@@ -406,13 +407,16 @@ class _FirstPass:
     def finish(self) -> None:
         """Flush both models with is_final on whatever audio is left, then punctuate the rest."""
         end = self._buffer_start + len(self._buffer)
-        self._asr_step(self._slice(self._asr_pos, end), final=True, position=end)
-        self._asr_pos = end
+        self._finishing = True
+        # VAD first: closing the last segment starts its second pass (the slowest step of the final
+        # result) on the offline worker while the streaming model works through its last chunk.
         chunk = self._slice(self._vad_pos, end)
         self._vad_pos = end
         self._vad_step(chunk, final=True)
         if self._speech_start is not None:  # speech ran to the very end
             self._close_segment(end * 1000 // SAMPLE_RATE)
+        self._asr_step(self._slice(self._asr_pos, end), final=True, position=end)
+        self._asr_pos = end
         if self._live.pending:
             self._commit_pending()
             self._emit_transcription("", is_final=True, position=end, vad_event=None)
@@ -445,8 +449,9 @@ class _FirstPass:
         segment = self._live.segments[-1]
         segment.end_ms = max(end_ms, segment.start_ms)
         self._speech_start = None
-        self._commit_pending()
-        self._queue_second_pass(segment)
+        self._queue_second_pass(segment)  # first, so the offline worker starts while we punctuate
+        if not self._finishing:  # at the end, the last chunk's text is punctuated with the rest
+            self._commit_pending()
         self._emit_transcription("", is_final=True, position=self._vad_pos, vad_event="speech_end")
 
     def _queue_second_pass(self, segment: _Segment) -> None:
