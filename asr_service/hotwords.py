@@ -59,7 +59,9 @@ def parse_vocabulary(text: str, source: str) -> Vocabulary:
     if not isinstance(description, str):
         raise HotwordsError(f"{source}: 'description' must be a string")
     return Vocabulary(
-        _weights(data.get("hotwords", []), source), _corrections(data.get("corrections", {}), source), description
+        _weights(data.get("hotwords", []), source),
+        _corrections(data.get("corrections", {}), source),
+        description,
     )
 
 
@@ -108,7 +110,9 @@ def parse_extra_hotwords(raw: object, where: str) -> tuple[str, ...]:
             try:
                 raw = json.loads(text)
             except json.JSONDecodeError as exc:
-                raise HotwordsError(f"{where} is not a valid JSON array: {exc.msg} (char {exc.pos})") from None
+                raise HotwordsError(
+                    f"{where} is not a valid JSON array: {exc.msg} (char {exc.pos})"
+                ) from None
         else:
             raw = text.replace("，", ",").split(",")
     if not isinstance(raw, list) or not all(isinstance(w, str) for w in raw):
@@ -126,7 +130,7 @@ _Signature = tuple[int, int, int]
 
 
 class HotwordStore:
-    """The vocabulary of HOTWORDS_FILE, reloaded when the file changes; a broken file keeps the last good one."""
+    """HOTWORDS_FILE's vocabulary, reloaded when the file changes; a broken file keeps the last good one."""
 
     def __init__(self, path: Path) -> None:
         self.path = path

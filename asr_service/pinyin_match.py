@@ -11,7 +11,29 @@ from pypinyin import Style, lazy_pinyin
 from rapidfuzz.distance import Levenshtein
 
 HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
-_INITIALS = ("zh", "ch", "sh", "b", "p", "m", "f", "d", "t", "n", "l", "g", "k", "h", "j", "q", "x", "r", "z", "c", "s")
+_INITIALS = (
+    "zh",
+    "ch",
+    "sh",
+    "b",
+    "p",
+    "m",
+    "f",
+    "d",
+    "t",
+    "n",
+    "l",
+    "g",
+    "k",
+    "h",
+    "j",
+    "q",
+    "x",
+    "r",
+    "z",
+    "c",
+    "s",
+)
 # Initials many speakers (and ASR models) confuse; each maps to one representative.
 _FUZZY_INITIALS = {"zh": "z", "ch": "c", "sh": "s", "n": "l", "h": "f"}
 FUZZY_SCORE = 0.9  # a near-homophone (zh/z, in/ing, n/l ...) counts almost as the same syllable
@@ -35,9 +57,9 @@ def is_han(text: str) -> bool:
 @lru_cache(maxsize=4096)
 def syllables(han: str) -> tuple[str, ...]:
     """Toneless pinyin of a run of Chinese characters, one syllable per character."""
-    found = lazy_pinyin(han, style=Style.NORMAL, errors=lambda chars: list(chars))
+    found = lazy_pinyin(han, style=Style.NORMAL, errors="default")
     if len(found) != len(han):  # a phrase reading that does not split per character
-        found = [lazy_pinyin(char, style=Style.NORMAL, errors=lambda c: list(c))[0] for char in han]
+        found = [lazy_pinyin(char, style=Style.NORMAL, errors="default")[0] for char in han]
     return tuple(found)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import re
 from collections.abc import Callable, Iterable
@@ -35,14 +36,12 @@ class Replacement:
 
 @lru_cache(maxsize=1)
 def dictionary_words() -> frozenset[str]:
-    """Chinese words of two or more characters from jieba's dictionary (installed with FunASR)."""
-    try:
-        import jieba
-    except ImportError:
-        log.warning("jieba is not installed: hotword replacement cannot tell when a match is part of a longer word")
+    """Chinese words of two or more characters from jieba's dictionary (FunASR installs jieba)."""
+    spec = importlib.util.find_spec("jieba")
+    if spec is None or spec.origin is None:
+        log.warning("jieba is not installed: hotword replacement cannot see words around a match")
         return frozenset()
-    path = Path(jieba.__file__).parent / "dict.txt"
-    with path.open(encoding="utf-8") as lines:
+    with (Path(spec.origin).parent / "dict.txt").open(encoding="utf-8") as lines:
         return frozenset(w for w in (line.split(" ", 1)[0] for line in lines) if len(w) >= 2)
 
 
@@ -56,6 +55,11 @@ class HotwordReplacer:
 
     def __init__(self, threshold: float, min_chars: int, lexicon: Lexicon = dictionary_lexicon) -> None:
         self._threshold, self._min_chars, self._lexicon = threshold, min_chars, lexicon
+
+    def warm_up(self) -> None:
+        """Load the word list and pinyin tables (both take a moment the first time)."""
+        self._lexicon("热身")
+        sound_alikes("热身", "热身", 1.0)
 
     def apply(self, text: str, vocabulary: Vocabulary) -> tuple[str, list[Replacement]]:
         """The text with replacements made, and the replacements (offsets refer to the input text)."""
