@@ -67,7 +67,7 @@ def parse_vocabulary(text: str, source: str) -> Vocabulary:
 
 def _weights(raw: Any, source: str) -> dict[str, float]:
     if isinstance(raw, list):
-        raw = {word: DEFAULT_WEIGHT for word in raw} if all(isinstance(w, str) for w in raw) else raw
+        raw = {_word(word, f"{source}: hotword {word!r}"): DEFAULT_WEIGHT for word in raw}
     if not isinstance(raw, dict):
         raise HotwordsError(f"{source}: 'hotwords' must be a list of strings or an object of word: weight")
     weights: dict[str, float] = {}
