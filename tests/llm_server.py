@@ -64,7 +64,9 @@ class FakeLlm:
         self.release = threading.Event()  # lets hanging replies finish (set on close)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-llm", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="fake-llm", daemon=True
+        )
         self._thread.start()
 
     @property
