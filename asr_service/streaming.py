@@ -95,6 +95,13 @@ class _Stop:
 _STOP = _Stop()
 
 
+class _Recognised:
+    """Tells the session thread that a segment's second pass finished (to start LLM windows early)."""
+
+
+_RECOGNISED = _Recognised()
+
+
 def new_session_id() -> str:
     """An unguessable 32-hex-digit id (also names the backup recording)."""
     return uuid.uuid4().hex
@@ -127,7 +134,7 @@ class RecordingSession:
         self._owner: object = None  # the connection the events go to; only it may detach the session
         self._lock = threading.RLock()
         # the session thread is told how much audio the spool holds; it reads the audio from disk
-        self._inbox: queue.SimpleQueue[int | _Stop] = queue.SimpleQueue()
+        self._inbox: queue.SimpleQueue[int | _Stop | _Recognised] = queue.SimpleQueue()
         self._spool: AudioSpool | None = None
         self._carry = b""
         self._received = 0  # samples accepted (and spooled)
@@ -273,6 +280,9 @@ class RecordingSession:
                 item = self._inbox.get()
                 if isinstance(item, _Stop):
                     break
+                if isinstance(item, _Recognised):
+                    self.hand_over_segments()
+                    continue
                 while done < item:
                     block = min(item, done + READ_BLOCK_SAMPLES)
                     processor.push(self._spool_read(done, block))
@@ -494,7 +504,6 @@ class _FirstPass:
         self._speech_start = None
         self._commit_pending()
         self._queue_second_pass(segment)
-        self._s.hand_over_segments()
         self._emit_transcription("", is_final=True, position=self._vad_pos, vad_event="speech_end")
 
     def _queue_second_pass(self, segment: _Segment) -> None:
@@ -516,6 +525,8 @@ class _FirstPass:
         segment.future = self._m.offline.submit(
             lambda m: m.recognize(clips, options.language, options.use_itn)
         )
+        if self._s._correction is not None:
+            segment.future.add_done_callback(lambda _f: self._s._inbox.put(_RECOGNISED))
 
     def _asr_step(self, chunk: np.ndarray, final: bool, position: int) -> None:
         text = self._m.asr.run(lambda m: m.step(chunk, self._asr_cache, final))

@@ -93,7 +93,9 @@ class FakeLlm:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 (the name http.server calls)
                 length = int(self.headers.get("Content-Length", 0))
-                received = Received(self.path, dict(self.headers.items()), json.loads(self.rfile.read(length)))
+                received = Received(
+                    self.path, dict(self.headers.items()), json.loads(self.rfile.read(length))
+                )
                 with fake.arrived:
                     fake.requests.append(received)
                     fake.arrived.notify_all()
@@ -102,7 +104,9 @@ class FakeLlm:
                     fake.release.wait(60)
                 body = reply.body
                 if body is None:
-                    chat = {"choices": [{"index": 0, "message": {"role": "assistant", "content": reply.content}}]}
+                    chat = {
+                        "choices": [{"index": 0, "message": {"role": "assistant", "content": reply.content}}]
+                    }
                     body = json.dumps(chat, ensure_ascii=False).encode()
                 try:
                     self.send_response(reply.status)

@@ -74,12 +74,19 @@ def test_one_failing_window_is_partial_and_keeps_its_text(tmp_path: Path, llm: F
     result = _corrector(tmp_path, llm.url, LLM_WINDOW_SENTENCES="2").correct(_sentences(4), llm=True)
     assert result.llm_status == "partial"
     assert [w["status"] for w in result.llm_windows] == ["http_error", "ok"]
-    assert [s.text for s in result.sentences] == ["第0句讲星宇。", "第1句讲星宇。", "第2句讲星御。", "第3句讲星御。"]
+    assert [s.text for s in result.sentences] == [
+        "第0句讲星宇。",
+        "第1句讲星宇。",
+        "第2句讲星御。",
+        "第3句讲星御。",
+    ]
 
 
 def test_the_budget_bounds_the_wait_and_late_windows_keep_their_text(tmp_path: Path, llm: FakeLlm) -> None:
     llm.script = lambda _req: Reply(hang=True)
-    corrector = _corrector(tmp_path, llm.url, LLM_BUDGET_S="0.3", LLM_TIMEOUT_S="30", LLM_WINDOW_SENTENCES="1")
+    corrector = _corrector(
+        tmp_path, llm.url, LLM_BUDGET_S="0.3", LLM_TIMEOUT_S="30", LLM_WINDOW_SENTENCES="1"
+    )
     job = corrector.start(llm_requested=True)
     job.add(_sentences(3))  # three windows sent at once, each allowed LLM_TIMEOUT_S
     result = job.finish()

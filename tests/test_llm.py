@@ -44,7 +44,9 @@ def llm() -> Iterator[FakeLlm]:
     server.close()
 
 
-def _corrector(url: str, timeout_s: float = 10.0, failures: int = 3, clock: Clock | None = None) -> LlmCorrector:
+def _corrector(
+    url: str, timeout_s: float = 10.0, failures: int = 3, clock: Clock | None = None
+) -> LlmCorrector:
     breaker = CircuitBreaker(failures, 60.0, clock or Clock())
     return LlmCorrector(ChatClient(url, "test-key", "qwen3:8b", timeout_s, breaker), 0.35, 2)
 

@@ -86,7 +86,11 @@ def test_several_replacements_keep_input_offsets(replacer: HotwordReplacer) -> N
     text = "星宇的sla和备份眼练"
     fixed, replacements = replacer.apply(text, VOCABULARY)
     assert fixed == "星御的SLA和备份演练"
-    assert [(r.start, r.end, r.meant) for r in replacements] == [(0, 2, "星御"), (3, 6, "SLA"), (7, 11, "备份演练")]
+    assert [(r.start, r.end, r.meant) for r in replacements] == [
+        (0, 2, "星御"),
+        (3, 6, "SLA"),
+        (7, 11, "备份演练"),
+    ]
 
 
 def test_the_closest_and_heaviest_hotword_wins(replacer: HotwordReplacer) -> None:
