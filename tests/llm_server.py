@@ -1,4 +1,4 @@
-"""A chat-completions server on loopback that plays the LLM: each test scripts its answers and reads its requests."""
+"""A chat-completions server on loopback playing the LLM: tests script its answers and read its requests."""
 
 from __future__ import annotations
 
@@ -91,7 +91,7 @@ class FakeLlm:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (the name http.server calls)
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
                 received = Received(
                     self.path, dict(self.headers.items()), json.loads(self.rfile.read(length))
@@ -117,7 +117,7 @@ class FakeLlm:
                 except OSError:
                     pass  # the client gave up (timeout); nothing to tell it
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (http.server's name)
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
         return Handler

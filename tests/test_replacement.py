@@ -1,4 +1,4 @@
-"""Deterministic replacement: explicit corrections, Latin casing, pinyin matches, and the cases that must not fire."""
+"""Deterministic replacement: corrections, Latin casing, pinyin matches, and cases that must not fire."""
 
 from __future__ import annotations
 
