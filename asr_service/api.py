@@ -12,7 +12,8 @@ from werkzeug.exceptions import Conflict, HTTPException, NotFound, RequestEntity
 
 from .audio import SUPPORTED_FORMATS
 from .config import SENSEVOICE_LANGUAGES, Settings
-from .errors import BadRequest, ServiceError
+from .errors import BadRequest, InvalidHotwordsFile, ServiceError
+from .hotwords import HotwordsError, parse_extra_hotwords
 from .pipeline import RecognitionOptions
 from .service import AsrService, FileRequest
 
@@ -27,6 +28,7 @@ _HTTP_CODES = {
     405: "method_not_allowed",
     413: "upload_too_large",
     415: "unsupported_media",
+    422: "unprocessable",
     429: "too_many_requests",
     503: "not_ready",
 }
@@ -114,9 +116,36 @@ def transcribe() -> tuple[Response, int]:
         language=_choice("language", SENSEVOICE_LANGUAGES, config.default_language),
         use_itn=_flag("use_itn", config.use_itn),
     )
-    request_ = FileRequest(upload.stream, upload.filename, options, _flag("generate_timestamps", True))
+    try:
+        hotwords = parse_extra_hotwords(request.form.get("hotwords"), "field 'hotwords'")
+    except HotwordsError as exc:
+        raise BadRequest(str(exc)) from None
+    request_ = FileRequest(
+        upload.stream,
+        upload.filename,
+        options,
+        _flag("generate_timestamps", True),
+        hotwords=hotwords,
+        llm_correct=_flag("llm_correct", False),
+    )
     data = service().transcribe_file(request_)
     return jsonify({"success": True, "data": data, "filename": data["filename"], "mode": data["mode"]}), 200
+
+
+@bp.get("/api/asr/hotwords")
+def hotwords() -> tuple[Response, int]:
+    """The hotword list in force (re-read first if the file changed), its version and file."""
+    return jsonify({"success": True, "data": service().corrector.store.status()}), 200
+
+
+@bp.post("/api/asr/hotwords/reload")
+def reload_hotwords() -> tuple[Response, int]:
+    """Read the hotwords file now; a broken file is a 422 and the last good list stays."""
+    try:
+        data = service().corrector.store.reload()
+    except HotwordsError as exc:
+        raise InvalidHotwordsFile(str(exc)) from None
+    return jsonify({"success": True, "data": data}), 200
 
 
 @bp.get("/api/asr/backup-audio/<recording_id>")

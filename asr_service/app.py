@@ -43,7 +43,7 @@ def create_app(settings: Settings | None = None, service: AsrService | None = No
 
 def _default_service(settings: Settings) -> AsrService:
     """The service loading the models named in the settings, sharing its stores with live sessions."""
-    svc = AsrService(settings, lambda: load_engine(settings, svc.recordings, svc.results))
+    svc = AsrService(settings, lambda: load_engine(settings, svc.recordings, svc.results, svc.corrector))
     return svc
 
 

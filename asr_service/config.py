@@ -62,6 +62,13 @@ def _positive_float(raw: str) -> float:
     return value
 
 
+def _ratio(raw: str) -> float:
+    value = float(raw)
+    if not 0 < value <= 1:
+        raise ValueError("must be a number above 0 and at most 1")
+    return value
+
+
 def _device(raw: str) -> str:
     low = raw.lower()
     if low in ("auto", "cpu", "mps", "cuda") or low.startswith("cuda:"):
@@ -97,10 +104,18 @@ class Settings:
     data_dir: Path = field(default_factory=lambda: Path("data"))
     hotwords_file: Path = field(default_factory=lambda: Path("hotwords.json"))
     llm_api_url: str | None = None
-    llm_api_key: str | None = None
+    llm_api_key: str | None = field(default=None, repr=False)
     llm_model: str = "qwen3:8b"
     llm_timeout_s: float = 30.0
-    api_key: str | None = None
+    llm_budget_s: float = 20.0
+    llm_window_sentences: int = 12
+    llm_max_edit_ratio: float = 0.35
+    llm_concurrency: int = 2
+    llm_breaker_failures: int = 3
+    llm_breaker_cooldown_s: float = 60.0
+    hotwords_pinyin_threshold: float = 0.85
+    hotwords_pinyin_min_chars: int = 2
+    api_key: str | None = field(default=None, repr=False)
     cors_origins: tuple[str, ...] = ()
     max_upload_mb: float = 200.0
     max_audio_s: float = 4 * 3600.0
@@ -154,6 +169,20 @@ class Settings:
             llm_api_key=_env("LLM_API_KEY", e),
             llm_model=_env("LLM_MODEL", e) or d.llm_model,
             llm_timeout_s=_parse("LLM_TIMEOUT_S", e, d.llm_timeout_s, _positive_float),
+            llm_budget_s=_parse("LLM_BUDGET_S", e, d.llm_budget_s, _positive_float),
+            llm_window_sentences=_parse("LLM_WINDOW_SENTENCES", e, d.llm_window_sentences, _positive_int),
+            llm_max_edit_ratio=_parse("LLM_MAX_EDIT_RATIO", e, d.llm_max_edit_ratio, _ratio),
+            llm_concurrency=_parse("LLM_CONCURRENCY", e, d.llm_concurrency, _positive_int),
+            llm_breaker_failures=_parse("LLM_BREAKER_FAILURES", e, d.llm_breaker_failures, _positive_int),
+            llm_breaker_cooldown_s=_parse(
+                "LLM_BREAKER_COOLDOWN_S", e, d.llm_breaker_cooldown_s, _positive_float
+            ),
+            hotwords_pinyin_threshold=_parse(
+                "HOTWORDS_PINYIN_THRESHOLD", e, d.hotwords_pinyin_threshold, _ratio
+            ),
+            hotwords_pinyin_min_chars=_parse(
+                "HOTWORDS_PINYIN_MIN_CHARS", e, d.hotwords_pinyin_min_chars, _positive_int
+            ),
             api_key=_env("ASR_API_KEY", e),
             cors_origins=_parse("ASR_CORS_ORIGINS", e, d.cors_origins, _origins),
             max_upload_mb=_parse("ASR_MAX_UPLOAD_MB", e, d.max_upload_mb, _positive_float),

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .config import Settings
+from .correction import Corrector
 from .pipeline import OfflinePipeline
 from .results import ResultStore
 from .roles import Punctuator, SpeechDetector, SpeechRecognizer, StreamingDetector, StreamingRecognizer
@@ -59,8 +60,9 @@ def build_engine(
     offline_model_name: str,
     device: str,
     models: list[dict[str, Any]],
+    corrector: Corrector | None = None,
 ) -> Engine:
-    """Give each model its own worker thread and wire the pipelines to them."""
+    """Give each model its own worker thread and wire the pipelines to them; live results use `corrector`."""
     workers = {name: ModelWorker(name) for name in ("vad", "live-vad", "offline", "streaming", "punc")}
     pipeline = OfflinePipeline(
         ScheduledDetector(roles.vad, workers["vad"], Priority.BACKGROUND),
@@ -80,22 +82,28 @@ def build_engine(
         max_sentence_ms=int(settings.max_sentence_s * 1000),
     )
     registry = SessionRegistry(
-        lambda: RecordingSession(live, recordings, results, limits),
+        lambda: RecordingSession(live, recordings, results, limits, corrector=corrector),
         max_active=settings.max_sessions,
         grace_s=settings.resume_grace_s,
     )
     return Engine(pipeline, registry, offline_model_name, device, models, list(workers.values()))
 
 
-def load_engine(settings: Settings, recordings: RecordingStore, results: ResultStore) -> Engine:
+def load_engine(
+    settings: Settings, recordings: RecordingStore, results: ResultStore, corrector: Corrector | None = None
+) -> Engine:
     """Load every model role from the settings and build the engine (raises ModelLoadError)."""
     from . import models as funasr_models  # heavy: torch and funasr load here, once
 
-    return engine_from_models(settings, funasr_models.load_models(settings), recordings, results)
+    return engine_from_models(settings, funasr_models.load_models(settings), recordings, results, corrector)
 
 
 def engine_from_models(
-    settings: Settings, loaded: ModelSet, recordings: RecordingStore, results: ResultStore
+    settings: Settings,
+    loaded: ModelSet,
+    recordings: RecordingStore,
+    results: ResultStore,
+    corrector: Corrector | None = None,
 ) -> Engine:
     """Build the engine around already loaded FunASR models."""
     from . import models as funasr_models
@@ -113,5 +121,5 @@ def engine_from_models(
         punc=funasr_models.RealtimePunctuator(loaded.loaded["punc"].model),
     )
     return build_engine(
-        settings, roles, recordings, results, offline.path.name, loaded.device, loaded.describe()
+        settings, roles, recordings, results, offline.path.name, loaded.device, loaded.describe(), corrector
     )

@@ -41,6 +41,13 @@ class AudioTooLong(ServiceError):
     status = 413
 
 
+class InvalidHotwordsFile(ServiceError):
+    """The hotwords file cannot be used; the last good list stays in force."""
+
+    code = "invalid_hotwords_file"
+    status = 422
+
+
 class NotReady(ServiceError):
     """Models are still loading (or failed to load)."""
 

@@ -15,6 +15,7 @@ from flask_socketio import SocketIO
 
 from .config import SENSEVOICE_LANGUAGES, Settings
 from .errors import NotReady, SessionError
+from .hotwords import HotwordsError, parse_extra_hotwords
 from .service import AsrService
 from .streaming import EventSink, RecordingSession, SessionOptions, SessionState
 
@@ -79,15 +80,13 @@ def parse_options(raw: object, settings: Settings) -> SessionOptions:
     language = raw.get("language", settings.default_language)
     if language not in SENSEVOICE_LANGUAGES:
         raise SessionError("bad_options", f"language must be one of {', '.join(SENSEVOICE_LANGUAGES)}")
-    hotwords = raw.get("hotwords", [])
-    if isinstance(hotwords, str):
-        hotwords = [w for w in hotwords.replace("，", ",").split(",")]
-    if not isinstance(hotwords, list) or not all(isinstance(w, str) for w in hotwords):
-        raise SessionError("bad_options", "hotwords must be a list of strings or a comma-separated string")
+    try:
+        words = parse_extra_hotwords(raw.get("hotwords"), "hotwords")
+    except HotwordsError as exc:
+        raise SessionError("bad_options", str(exc)) from None
     use_itn, llm = raw.get("use_itn", settings.use_itn), raw.get("llm_correct", False)
     if not isinstance(use_itn, bool) or not isinstance(llm, bool):
         raise SessionError("bad_options", "use_itn and llm_correct must be true or false")
-    words = tuple(w.strip() for w in hotwords if w.strip())
     return SessionOptions(language=language, use_itn=use_itn, hotwords=words, llm_correct=llm)
 
 

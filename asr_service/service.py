@@ -11,10 +11,12 @@ from typing import IO, Any
 
 from .audio import decode_audio
 from .config import Settings
+from .correction import Corrector
 from .engine import Engine
 from .errors import EmptyUpload, NotReady
 from .pipeline import ProgressFn, RecognitionOptions
 from .results import ResultStore
+from .segments import join_texts
 from .spool import RecordingStore
 
 log = logging.getLogger(__name__)
@@ -41,14 +43,19 @@ class FileRequest:
     filename: str
     options: RecognitionOptions
     timestamps: bool = True
+    hotwords: tuple[str, ...] = ()
+    llm_correct: bool = False
 
 
 class AsrService:
-    """Holds the engine once loaded; answers 'not ready' until then."""
+    """Holds the engine once loaded; answers 'not ready' until then. Text correction works from the start."""
 
-    def __init__(self, settings: Settings, loader: Callable[[], Engine]) -> None:
+    def __init__(
+        self, settings: Settings, loader: Callable[[], Engine], corrector: Corrector | None = None
+    ) -> None:
         self.settings = settings
         self._loader = loader
+        self.corrector = corrector or Corrector.from_settings(settings)
         self._engine: Engine | None = None
         self._state = "loading"
         self._message = "models are loading"
@@ -85,6 +92,7 @@ class AsrService:
     def load(self) -> None:
         """Load the engine now, in this thread; re-raises the loader's error after recording it."""
         try:
+            self.corrector.warm_up()
             engine = self._loader()
         except Exception as exc:
             self._state, self._message = "failed", str(exc)
@@ -135,26 +143,37 @@ class AsrService:
         audio = decode_audio(request.stream, self.settings.max_audio_s)
         decoded = time.perf_counter()
         transcript = engine.offline.transcribe(audio.samples, request.options, progress)
+        recognised = time.perf_counter()
+        corrected = self.corrector.correct(transcript.sentences, request.hotwords, request.llm_correct)
+        text = join_texts([s.text for s in corrected.sentences])
         log.info(
-            "transcribed %s: %s, %d ms audio, decode %.2f s, asr %.2f s, %d sentences",
+            "transcribed %s: %s, %d ms audio, decode %.2f s, asr %.2f s, correction %.2f s (llm %s), "
+            "%d sentences, %d replacements",
             request.filename,
             audio.container,
             audio.duration_ms,
             decoded - started,
-            time.perf_counter() - decoded,
+            recognised - decoded,
+            time.perf_counter() - recognised,
+            corrected.llm_status,
             len(transcript.sentences),
+            len(corrected.corrections),
         )
         data: dict[str, Any] = {
-            "text": transcript.text,
-            "length": len(transcript.text),
+            "text": text,
+            "length": len(text),
             "model": engine.offline_model_name,
             "duration_ms": transcript.duration_ms,
             "filename": request.filename,
             "mode": "offline",
             "language": request.options.language,
+            "corrections": corrected.corrections,
+            "llm_status": corrected.llm_status,
         }
+        if request.llm_correct:
+            data["llm_windows"] = corrected.llm_windows
         if request.timestamps:
-            data["timestamps"] = [s.as_dict() for s in transcript.sentences]
+            data["timestamps"] = [s.as_dict() for s in corrected.sentences]
         return data
 
     def close(self) -> None:
@@ -162,6 +181,7 @@ class AsrService:
         self._stop.set()
         if self._engine is not None:
             self._engine.close()
+        self.corrector.close()
 
 
 def _is_empty(stream: IO[bytes]) -> bool:

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from .correction import CorrectedText, Corrector, TextCorrection
 from .errors import SessionError
 from .pipeline import Sentence
 from .results import ResultStore
@@ -94,6 +95,13 @@ class _Stop:
 _STOP = _Stop()
 
 
+class _Recognised:
+    """Tells the session thread that a segment's second pass finished (to start LLM windows early)."""
+
+
+_RECOGNISED = _Recognised()
+
+
 def new_session_id() -> str:
     """An unguessable 32-hex-digit id (also names the backup recording)."""
     return uuid.uuid4().hex
@@ -109,6 +117,7 @@ class RecordingSession:
         results: ResultStore,
         limits: SessionLimits,
         on_done: Callable[[RecordingSession], None] = lambda _s: None,
+        corrector: Corrector | None = None,
     ) -> None:
         self.session_id = new_session_id()
         self.resume_token = secrets.token_urlsafe(32)
@@ -118,11 +127,14 @@ class RecordingSession:
         self.detached_at: float | None = None  # when the last client went away
         self._models, self._recordings, self._results, self._limits = models, recordings, results, limits
         self._on_done = on_done
+        self._corrector = corrector
+        self._correction: TextCorrection | None = None
+        self._corrected_segments = 0  # segments handed to the correction so far, in order
         self._sink: EventSink | None = None
         self._owner: object = None  # the connection the events go to; only it may detach the session
         self._lock = threading.RLock()
         # the session thread is told how much audio the spool holds; it reads the audio from disk
-        self._inbox: queue.SimpleQueue[int | _Stop] = queue.SimpleQueue()
+        self._inbox: queue.SimpleQueue[int | _Stop | _Recognised] = queue.SimpleQueue()
         self._spool: AudioSpool | None = None
         self._carry = b""
         self._received = 0  # samples accepted (and spooled)
@@ -141,6 +153,8 @@ class RecordingSession:
                     "stop it first (or reconnect and resume it)",
                 )
             self.options, self._sink, self._owner = options, sink, owner
+            if self._corrector is not None:
+                self._correction = self._corrector.start(options.hotwords, options.llm_correct)
             self._spool = self._recordings.create(self.session_id)
             self.state = SessionState.RECORDING
             self._thread = threading.Thread(
@@ -266,6 +280,9 @@ class RecordingSession:
                 item = self._inbox.get()
                 if isinstance(item, _Stop):
                     break
+                if isinstance(item, _Recognised):
+                    self.hand_over_segments()
+                    continue
                 while done < item:
                     block = min(item, done + READ_BLOCK_SAMPLES)
                     processor.push(self._spool_read(done, block))
@@ -296,32 +313,31 @@ class RecordingSession:
         live = self._live
         segments = live.segments
         total = len(segments)
-        sentences: list[Sentence] = []
-        second_texts: list[str] = []
         for done, segment in enumerate(segments, start=1):
-            texts = segment.future.result() if segment.future is not None else []
-            for piece, text in zip(segment.pieces, texts, strict=True):
-                if text:
-                    sentences.append(Sentence(text, piece.start_ms, piece.end_ms))
-                    second_texts.append(text)
+            if segment.future is not None:
+                segment.future.result()  # a failed second pass fails the recording
             self._emit("processing_progress", {"progress": round(done / total, 3), "stage": "second_pass"})
         self._close_spool()
-        sensevoice = join_texts(second_texts)
+        corrected = self._corrected_text()
+        sensevoice = join_texts([s.text for s in corrected.replaced])
+        merged = join_texts([s.text for s in corrected.sentences])
         result: dict[str, Any] = {
             "session_id": self.session_id,
             "paraformer": live.punc_text,
             "paraformer_raw": live.raw_text,
             "sensevoice": sensevoice,
-            "llm_merged": sensevoice,
-            "llm_status": "disabled",
-            "timestamps": [s.as_dict() for s in sentences],
+            "llm_merged": merged,
+            "llm_status": corrected.llm_status,
+            "timestamps": [s.as_dict() for s in corrected.sentences],
+            "corrections": corrected.corrections,
+            "llm_windows": corrected.llm_windows,
             "realtime_segments": [
                 {"segment": s.index, "text": s.text, "start_ms": s.start_ms, "end_ms": s.end_ms}
                 for s in segments
             ],
             "paraformer_length": len(live.punc_text),
             "sensevoice_length": len(sensevoice),
-            "llm_merged_length": len(sensevoice),
+            "llm_merged_length": len(merged),
             "duration_ms": self._received * 1000 // SAMPLE_RATE,
             "backup_audio_id": self.session_id,
             "language": self.options.language,
@@ -334,6 +350,31 @@ class RecordingSession:
         if sink is not None:
             sink("processing_progress", {"progress": 1.0, "stage": "done"})
             sink("final_result", result)
+
+    def _corrected_text(self) -> CorrectedText:
+        """Hotword replacement and, if asked for, the LLM's last windows (the others ran while recording)."""
+        if self._correction is None:
+            sentences = [s for segment in self._live.segments for s in _sentences(segment)[0]]
+            return CorrectedText(sentences, sentences, [], "disabled", [])
+        self.hand_over_segments()
+        if self.options.llm_correct and self._corrector is not None and self._corrector.llm is not None:
+            self._emit("processing_progress", {"progress": 1.0, "stage": "llm_correction"})
+        return self._correction.finish()
+
+    def hand_over_segments(self) -> None:
+        """Give correction every segment whose second pass is done, in order, so LLM windows start early."""
+        if self._correction is None:
+            return
+        segments = self._live.segments
+        while self._corrected_segments < len(segments):
+            segment = segments[self._corrected_segments]
+            if segment.end_ms < 0 or (segment.future is not None and not segment.future.done()):
+                return  # still open, or still being recognised
+            if segment.future is not None and segment.future.exception() is not None:
+                return  # _finalize raises it
+            sentences, references = _sentences(segment)
+            self._correction.add(sentences, references)
+            self._corrected_segments += 1
 
     def _close_spool(self) -> None:
         if self._spool is not None:
@@ -348,6 +389,22 @@ class RecordingSession:
     def _spool_read(self, start: int, end: int) -> np.ndarray:
         assert self._spool is not None
         return self._spool.read(start, end)
+
+
+def _sentences(segment: _Segment) -> tuple[list[Sentence], list[str]]:
+    """A recognised segment's non-empty sentences, each with the share of first-pass text of its time."""
+    texts = segment.future.result() if segment.future is not None else []
+    span = max(segment.end_ms - segment.start_ms, 1)
+    first_pass = segment.text
+    sentences: list[Sentence] = []
+    references: list[str] = []
+    for piece, text in zip(segment.pieces, texts, strict=True):
+        if text:
+            sentences.append(Sentence(text, piece.start_ms, piece.end_ms))
+            lo = len(first_pass) * (piece.start_ms - segment.start_ms) // span
+            hi = len(first_pass) * (piece.end_ms - segment.start_ms) // span
+            references.append(first_pass[lo:hi] if len(segment.pieces) > 1 else first_pass)
+    return sentences, references
 
 
 class _LiveTranscript:
@@ -473,6 +530,8 @@ class _FirstPass:
         segment.future = self._m.offline.submit(
             lambda m: m.recognize(clips, options.language, options.use_itn)
         )
+        if self._s._correction is not None:
+            segment.future.add_done_callback(lambda _f: self._s._inbox.put(_RECOGNISED))
 
     def _asr_step(self, chunk: np.ndarray, final: bool, position: int) -> None:
         text = self._m.asr.run(lambda m: m.step(chunk, self._asr_cache, final))

@@ -43,7 +43,13 @@ def model_env(model_dirs: dict[str, Path]) -> dict[str, str]:
 def settings(model_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """Settings for in-process tests: test models, a temp data dir, small limits."""
     data = tmp_path_factory.mktemp("data")
-    env = {**model_env, "ASR_DATA_DIR": str(data), "ASR_MAX_UPLOAD_MB": "5", "ASR_MAX_AUDIO_S": "120"}
+    env = {
+        **model_env,
+        "ASR_DATA_DIR": str(data),
+        "ASR_MAX_UPLOAD_MB": "5",
+        "ASR_MAX_AUDIO_S": "120",
+        "HOTWORDS_FILE": str(data / "no-hotwords.json"),  # the repo's list would rewrite model output
+    }
     return Settings.from_env(env)
 
 

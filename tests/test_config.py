@@ -65,3 +65,25 @@ def test_public_view_masks_secrets() -> None:
     view = Settings.from_env({"LLM_API_KEY": "secret-value", "ASR_API_KEY": "k"}).public_view()
     assert view["llm_api_key"] == "***" and view["api_key"] == "***"
     assert "secret-value" not in str(view)
+
+
+def test_hotword_and_llm_settings() -> None:
+    s = Settings.from_env(
+        {
+            "LLM_BUDGET_S": "5",
+            "LLM_WINDOW_SENTENCES": "8",
+            "LLM_MAX_EDIT_RATIO": "0.2",
+            "LLM_BREAKER_COOLDOWN_S": "30",
+            "HOTWORDS_PINYIN_THRESHOLD": "1",
+        }
+    )
+    assert (s.llm_budget_s, s.llm_window_sentences, s.llm_max_edit_ratio) == (5.0, 8, 0.2)
+    assert s.llm_breaker_cooldown_s == 30.0 and s.hotwords_pinyin_threshold == 1.0
+    for name, value in (
+        ("LLM_MAX_EDIT_RATIO", "1.5"),
+        ("HOTWORDS_PINYIN_THRESHOLD", "0"),
+        ("LLM_CONCURRENCY", "0"),
+    ):
+        with pytest.raises(SettingsError, match=name):
+            Settings.from_env({name: value})
+    assert "k3y" not in repr(Settings.from_env({"LLM_API_KEY": "k3y", "ASR_API_KEY": "k3y"}))

@@ -1,0 +1,204 @@
+"""Hotwords and LLM correction of live recordings: in-process sessions with known text, and a real server."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from asr_service.config import Settings
+from asr_service.correction import Corrector
+from asr_service.errors import SessionError
+from asr_service.realtime import parse_options
+from asr_service.results import ResultStore
+from asr_service.scheduler import ModelWorker, OnWorker, Priority
+from asr_service.spool import RecordingStore
+from asr_service.streaming import LiveModels, RecordingSession, SessionLimits, SessionOptions, SessionState
+
+from .conftest import LiveServer, start_server, stop_server
+from .llm_server import FakeLlm, Reply, rewrite
+from .socket_client import RecordingClient
+from .test_streaming import BracketPunc, ClockVad, CountingAsr, _pcm
+
+
+class SayingRecognizer:
+    """Recognises the n-th segment as '第n段讲星宇'."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def recognize(self, clips: Sequence[np.ndarray], language: str, use_itn: bool) -> list[str]:
+        self.count += 1
+        return [f"第{self.count}段讲星宇" for _ in clips]
+
+
+@pytest.fixture
+def workers() -> Iterator[list[ModelWorker]]:
+    made = [ModelWorker(n) for n in ("vad", "asr", "punc", "offline")]
+    yield made
+    for worker in made:
+        worker.stop()
+
+
+@pytest.fixture
+def llm() -> Iterator[FakeLlm]:
+    server = FakeLlm(rewrite(lambda text: text.replace("段", "节")))
+    yield server
+    server.close()
+
+
+def _session(
+    tmp_path: Path, workers: list[ModelWorker], llm_url: str | None, options: SessionOptions
+) -> tuple[RecordingSession, list[tuple[str, Any]], threading.Event]:
+    env = {"HOTWORDS_FILE": str(tmp_path / "none.json"), "LLM_WINDOW_SENTENCES": "1"}
+    if llm_url:
+        env["LLM_API_URL"] = llm_url
+    models = LiveModels(
+        vad=OnWorker(ClockVad(), workers[0], Priority.REALTIME),
+        asr=OnWorker(CountingAsr(), workers[1], Priority.REALTIME),
+        punc=OnWorker(BracketPunc(), workers[2], Priority.REALTIME),
+        offline=OnWorker(SayingRecognizer(), workers[3], Priority.SECOND_PASS),
+    )
+    session = RecordingSession(
+        models,
+        RecordingStore(tmp_path / "rec", 3600),
+        ResultStore(tmp_path / "res", 3600),
+        SessionLimits(),
+        corrector=Corrector.from_settings(Settings.from_env(env)),
+    )
+    events: list[tuple[str, Any]] = []
+    done = threading.Event()
+
+    def sink(event: str, payload: Any) -> None:
+        events.append((event, payload))
+        if event == "final_result":
+            done.set()
+
+    session.start(options, sink)
+    return session, events, done
+
+
+def _feed(session: RecordingSession, pcm: bytes) -> None:
+    for start in range(0, len(pcm), 32000):
+        session.feed(pcm[start : start + 32000])
+
+
+def _final(events: list[tuple[str, Any]]) -> dict[str, Any]:
+    return next(p for e, p in events if e == "final_result")
+
+
+def test_llm_windows_run_during_the_recording_and_correct_the_final_result(
+    tmp_path: Path, workers: list[ModelWorker], llm: FakeLlm
+) -> None:
+    options = SessionOptions(hotwords=("星御",), llm_correct=True)
+    session, events, done = _session(tmp_path, workers, llm.url, options)
+    pcm = _pcm(6.0)
+    _feed(session, pcm[:56000])  # 1.75 s: the first segment (1.0-2.6 s) is still open
+    _feed(session, pcm[56000:112000])  # 3.5 s: it closed, and its window goes out once recognised
+    [first] = llm.wait_for_requests(1)
+    assert session.state is SessionState.RECORDING
+    assert first.prompt["sentences"] == [{"text": "第1段讲星御", "start_ms": 1000, "end_ms": 2600}]
+    assert first.prompt["hotwords"] == ["星御"]
+    assert first.prompt["first_pass"]  # the live text of the same segment
+    _feed(session, pcm[112000:])
+    session.stop()
+    assert done.wait(30)
+    final = _final(events)
+    assert final["sensevoice"] == "第1段讲星御第2段讲星御"
+    assert final["llm_merged"] == "第1节讲星御第2节讲星御" and final["llm_merged_length"] == 12
+    assert final["timestamps"] == [
+        {"text": "第1节讲星御", "start_ms": 1000, "end_ms": 2600},
+        {"text": "第2节讲星御", "start_ms": 4000, "end_ms": 6000},
+    ]
+    assert final["corrections"] == [
+        {"from": "星宇", "to": "星御", "start_ms": 1000, "end_ms": 2600, "rule": "pinyin"},
+        {"from": "星宇", "to": "星御", "start_ms": 4000, "end_ms": 6000, "rule": "pinyin"},
+    ]
+    assert final["llm_status"] == "ok" and len(final["llm_windows"]) == 2
+    stages = [p["stage"] for e, p in events if e == "processing_progress"]
+    assert stages[-2:] == ["llm_correction", "done"]
+
+
+def test_a_failing_llm_leaves_the_hotword_corrected_text(
+    tmp_path: Path, workers: list[ModelWorker], llm: FakeLlm
+) -> None:
+    llm.script = lambda _req: Reply("not json at all")
+    session, events, done = _session(
+        tmp_path, workers, llm.url, SessionOptions(hotwords=("星御",), llm_correct=True)
+    )
+    _feed(session, _pcm(3.0))
+    session.stop()
+    assert done.wait(30)
+    final = _final(events)
+    assert final["llm_status"] == "malformed_answer"
+    assert final["llm_merged"] == final["sensevoice"] == "第1段讲星御"
+
+
+def test_without_llm_correct_the_llm_is_not_called(
+    tmp_path: Path, workers: list[ModelWorker], llm: FakeLlm
+) -> None:
+    session, events, done = _session(tmp_path, workers, llm.url, SessionOptions())
+    _feed(session, _pcm(3.0))
+    session.stop()
+    assert done.wait(30)
+    final = _final(events)
+    assert final["llm_status"] == "off" and llm.requests == []
+    assert final["sensevoice"] == "第1段讲星宇" and final["corrections"] == []
+
+
+def test_start_recording_hotwords_are_checked() -> None:
+    settings = Settings.from_env({})
+    assert parse_options({"hotwords": "星御，SLA"}, settings).hotwords == ("星御", "SLA")
+    with pytest.raises(SessionError) as info:
+        parse_options({"hotwords": ["x" * 41]}, settings)
+    assert info.value.code == "bad_options" and "longer than 40" in info.value.message
+
+
+@pytest.fixture(scope="module")
+def llm_server() -> Iterator[FakeLlm]:
+    server = FakeLlm(rewrite(lambda text: text + "※"))
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def corrected_server(
+    model_env: dict[str, str], llm_server: FakeLlm, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    workdir = tmp_path_factory.mktemp("llm-live")
+    (workdir / "hotwords.json").write_text(json.dumps({"hotwords": ["DAC"]}), encoding="utf-8")
+    env = {**model_env, "LLM_API_URL": llm_server.url, "LLM_API_KEY": "live-key", "LLM_MODEL": "test-model"}
+    server = start_server(env, workdir)
+    yield server
+    stop_server(server)
+
+
+def test_live_server_applies_the_llm_to_final_result(
+    corrected_server: LiveServer, llm_server: FakeLlm, speech_wav: Path
+) -> None:
+    samples, _ = sf.read(speech_wav, dtype="int16")
+    client = RecordingClient(corrected_server.url)
+    client.wait_for("connected")
+    client.sio.emit("start_recording", {"hotwords": ["星御"], "llm_correct": True})
+    client.wait_for("recording_started")
+    client.send_audio(samples.tobytes(), 3200)
+    client.sio.emit("stop_recording")
+    final = client.wait_for("final_result", 180)
+    client.close()
+    assert final["llm_status"] == "ok", final["llm_windows"]
+    assert final["timestamps"] and all(t["text"].endswith("※") for t in final["timestamps"])
+    assert final["llm_merged"] != final["sensevoice"] and final["llm_merged_length"] == len(
+        final["llm_merged"]
+    )
+    sent = [s for r in llm_server.requests for s in r.sentences]
+    assert [{**s, "text": s["text"] + "※"} for s in sent] == final["timestamps"]
+    request = llm_server.requests[0]
+    assert request.headers["Authorization"] == "Bearer live-key" and request.body["model"] == "test-model"
+    assert request.prompt["hotwords"] == ["DAC", "星御"]
+    assert request.body["chat_template_kwargs"] == {"enable_thinking": False}
