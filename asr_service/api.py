@@ -13,6 +13,7 @@ from werkzeug.exceptions import Conflict, HTTPException, NotFound, RequestEntity
 from .audio import SUPPORTED_FORMATS
 from .config import SENSEVOICE_LANGUAGES, Settings
 from .errors import BadRequest, ServiceError
+from .ops import upload_progress
 from .pipeline import RecognitionOptions
 from .service import AsrService, FileRequest
 
@@ -115,7 +116,7 @@ def transcribe() -> tuple[Response, int]:
         use_itn=_flag("use_itn", config.use_itn),
     )
     request_ = FileRequest(upload.stream, upload.filename, options, _flag("generate_timestamps", True))
-    data = service().transcribe_file(request_)
+    data = service().transcribe_file(request_, upload_progress(request.form.get("session_id")))
     return jsonify({"success": True, "data": data, "filename": data["filename"], "mode": data["mode"]}), 200
 
 
