@@ -38,13 +38,15 @@ def session_scope(session_id: str | None) -> Iterator[None]:
         _SESSION_ID.reset(token)
 
 
-class _ContextIds(logging.Filter):
-    """Copies the ids in scope onto each record, so any formatter can show them."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.session_id = getattr(record, "session_id", None) or _SESSION_ID.get()
-        record.request_id = getattr(record, "request_id", None) or _REQUEST_ID.get()
-        return True
+def _ids(record: logging.LogRecord) -> dict[str, str]:
+    """The ids of a record: given with `extra=`, else those in scope where it was logged
+    (handlers format in the logging thread, so the context is still the caller's)."""
+    found = {}
+    for key, var in (("session_id", _SESSION_ID), ("request_id", _REQUEST_ID)):
+        value = getattr(record, key, None) or var.get()
+        if value:
+            found[key] = str(value)
+    return found
 
 
 class TextFormatter(logging.Formatter):
@@ -55,9 +57,7 @@ class TextFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
-        ids = [
-            f"{key}={value}" for key in ("session_id", "request_id") if (value := getattr(record, key, None))
-        ]
+        ids = [f"{key}={value}" for key, value in _ids(record).items()]
         if not ids:
             return line
         head, newline, trace = line.partition("\n")  # keep ids on the event's line, above a traceback
@@ -74,10 +74,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        for key in ("session_id", "request_id"):
-            value = getattr(record, key, None)
-            if value:
-                body[key] = value
+        body.update(_ids(record))
         if record.exc_info:
             body["exc"] = self.formatException(record.exc_info)
         return json.dumps(body, ensure_ascii=False)
@@ -98,7 +95,6 @@ def _handlers(log_format: str, log_file: Path | None) -> list[logging.Handler]:
     for handler in handlers:
         handler.setFormatter(formatter)
         handler.addFilter(_not_funasr_chatter)
-        handler.addFilter(_ContextIds())
     return handlers
 
 
