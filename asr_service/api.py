@@ -14,6 +14,7 @@ from .audio import SUPPORTED_FORMATS
 from .config import SENSEVOICE_LANGUAGES, Settings
 from .errors import BadRequest, InvalidHotwordsFile, ServiceError
 from .hotwords import HotwordsError, parse_extra_hotwords
+from .ops import upload_progress
 from .pipeline import RecognitionOptions
 from .service import AsrService, FileRequest
 
@@ -128,7 +129,7 @@ def transcribe() -> tuple[Response, int]:
         hotwords=hotwords,
         llm_correct=_flag("llm_correct", False),
     )
-    data = service().transcribe_file(request_)
+    data = service().transcribe_file(request_, upload_progress(request.form.get("session_id")))
     return jsonify({"success": True, "data": data, "filename": data["filename"], "mode": data["mode"]}), 200
 
 

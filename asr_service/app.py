@@ -8,6 +8,7 @@ from flask_socketio import SocketIO
 from .api import bp, register_error_handlers
 from .config import Settings
 from .engine import load_engine
+from .ops import ops_bp, register_request_ids
 from .realtime import register_realtime
 from .service import AsrService
 
@@ -23,7 +24,9 @@ def create_app(settings: Settings | None = None, service: AsrService | None = No
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["asr_service"] = service
     app.extensions["asr_settings"] = settings
+    register_request_ids(app)
     app.register_blueprint(bp)
+    app.register_blueprint(ops_bp)
     register_error_handlers(app)
     _allow_cors(app, settings.cors_origins)
     origins: str | list[str] = list(settings.cors_origins) if settings.cors_origins else []
@@ -35,6 +38,8 @@ def create_app(settings: Settings | None = None, service: AsrService | None = No
         async_handlers=False,
         cors_allowed_origins=origins or None,
         max_http_buffer_size=max(settings.max_frame_bytes * 4, 1_000_000),
+        # several processes: every emit goes through Redis, so any process reaches any client
+        message_queue=settings.redis_url,
     )
     register_realtime(socketio, service, settings)
     service.start_janitor()

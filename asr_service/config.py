@@ -16,6 +16,7 @@ DEFAULT_VAD_MODEL = "iic/speech_fsmn_vad_zh-cn-16k-common-pytorch"
 DEFAULT_OFFLINE_MODEL = "iic/SenseVoiceSmall"
 
 SENSEVOICE_LANGUAGES = ("auto", "zh", "en", "yue", "ja", "ko", "nospeech")
+LOG_FORMATS = ("text", "json")
 
 
 class SettingsError(ValueError):
@@ -82,6 +83,19 @@ def _language(raw: str) -> str:
     return raw
 
 
+def _log_format(raw: str) -> str:
+    low = raw.lower()
+    if low not in LOG_FORMATS:
+        raise ValueError(f"expected one of {', '.join(LOG_FORMATS)}")
+    return low
+
+
+def _redis_url(raw: str) -> str:
+    if not raw.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError("expected a redis://, rediss:// or unix:// URL")
+    return raw
+
+
 def _origins(raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
@@ -130,6 +144,12 @@ class Settings:
     offline_batch_size: int = 8
     warmup: bool = True
     log_level: str = "INFO"
+    log_format: str = "text"
+    log_file: Path | None = None
+    redis_url: str | None = None
+    metrics: bool = True
+    http_threads: int = 64
+    shutdown_grace_s: float = 30.0
 
     @property
     def max_upload_bytes(self) -> int:
@@ -141,7 +161,7 @@ class Settings:
         view: dict[str, Any] = {}
         for item in fields(self):
             value = getattr(self, item.name)
-            if item.name in ("llm_api_key", "api_key"):
+            if item.name in ("llm_api_key", "api_key", "redis_url"):  # a Redis URL may carry a password
                 value = "***" if value else None
             view[item.name] = str(value) if isinstance(value, Path) else value
         return view
@@ -198,4 +218,10 @@ class Settings:
             offline_batch_size=_parse("ASR_OFFLINE_BATCH", e, d.offline_batch_size, _positive_int),
             warmup=_parse("ASR_WARMUP", e, d.warmup, _bool),
             log_level=(_env("ASR_LOG_LEVEL", e) or d.log_level).upper(),
+            log_format=_parse("ASR_LOG_FORMAT", e, d.log_format, _log_format),
+            log_file=_parse("ASR_LOG_FILE", e, d.log_file, Path),
+            redis_url=_parse("ASR_REDIS_URL", e, d.redis_url, _redis_url),
+            metrics=_parse("ASR_METRICS", e, d.metrics, _bool),
+            http_threads=_parse("ASR_HTTP_THREADS", e, d.http_threads, _positive_int),
+            shutdown_grace_s=_parse("ASR_SHUTDOWN_GRACE_S", e, d.shutdown_grace_s, _positive_float),
         )

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from .config import Settings
 from .correction import Corrector
+from .handoff import HandoffStore, SharedData
 from .pipeline import OfflinePipeline
 from .results import ResultStore
 from .roles import Punctuator, SpeechDetector, SpeechRecognizer, StreamingDetector, StreamingRecognizer
@@ -45,6 +46,10 @@ class Engine:
         """Jobs waiting per model worker."""
         return {w.name: w.depth for w in self.workers}
 
+    def drain(self, wait_s: float) -> tuple[int, int]:
+        """Shutdown: hand running recordings off for resume elsewhere, let final passes finish."""
+        return self.sessions.drain(wait_s)
+
     def close(self) -> None:
         """Finish running recordings, then stop the model workers after their queued jobs."""
         self.sessions.shutdown(wait_s=30.0)
@@ -81,12 +86,21 @@ def build_engine(
         max_session_s=settings.max_session_s,
         max_sentence_ms=int(settings.max_sentence_s * 1000),
     )
+    shared = SharedData(handoff_store(settings), recordings, results)
     registry = SessionRegistry(
-        lambda: RecordingSession(live, recordings, results, limits, corrector=corrector),
+        lambda **identity: RecordingSession(
+            live, recordings, results, limits, on_done=registry.finished, corrector=corrector, **identity
+        ),
         max_active=settings.max_sessions,
         grace_s=settings.resume_grace_s,
+        shared=shared,
     )
     return Engine(pipeline, registry, offline_model_name, device, models, list(workers.values()))
+
+
+def handoff_store(settings: Settings) -> HandoffStore:
+    """Where resume states live, beside the recordings and results they point at."""
+    return HandoffStore(settings.data_dir / "sessions", settings.retention_s)
 
 
 def load_engine(

@@ -1,12 +1,83 @@
-"""Logging set-up: our lines at the configured level, third-party chatter at WARNING."""
+"""Logging set-up: one line per event (text or JSON) carrying the session and request ids in scope."""
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import json
 import logging
+import logging.handlers
 import os
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 
 _FUNASR_PATH = f"{os.sep}funasr{os.sep}"
+_SESSION_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("session_id", default=None)
+_REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+_TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def set_session_id(session_id: str | None) -> None:
+    """Tag every later log line of this thread (or context) with `session_id`."""
+    _SESSION_ID.set(session_id)
+
+
+def set_request_id(request_id: str | None) -> None:
+    """Tag every later log line of this request's context with `request_id`."""
+    _REQUEST_ID.set(request_id)
+
+
+@contextlib.contextmanager
+def session_scope(session_id: str | None) -> Iterator[None]:
+    """Tag the log lines written inside the block with `session_id`."""
+    token = _SESSION_ID.set(session_id)
+    try:
+        yield
+    finally:
+        _SESSION_ID.reset(token)
+
+
+def _ids(record: logging.LogRecord) -> dict[str, str]:
+    """The ids of a record: given with `extra=`, else those in scope where it was logged
+    (handlers format in the logging thread, so the context is still the caller's)."""
+    found = {}
+    for key, var in (("session_id", _SESSION_ID), ("request_id", _REQUEST_ID)):
+        value = getattr(record, key, None) or var.get()
+        if value:
+            found[key] = str(value)
+    return found
+
+
+class TextFormatter(logging.Formatter):
+    """`time LEVEL logger: message session_id=... request_id=...`, the ids only when known."""
+
+    def __init__(self) -> None:
+        super().__init__(_TEXT_FORMAT)
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        ids = [f"{key}={value}" for key, value in _ids(record).items()]
+        if not ids:
+            return line
+        head, newline, trace = line.partition("\n")  # keep ids on the event's line, above a traceback
+        return f"{head} {' '.join(ids)}{newline}{trace}"
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line; a traceback goes into `exc` instead of extra lines."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        body: dict[str, object] = {
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}",
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        body.update(_ids(record))
+        if record.exc_info:
+            body["exc"] = self.formatException(record.exc_info)
+        return json.dumps(body, ensure_ascii=False)
 
 
 def _not_funasr_chatter(record: logging.LogRecord) -> bool:
@@ -14,13 +85,23 @@ def _not_funasr_chatter(record: logging.LogRecord) -> bool:
     return record.levelno >= logging.ERROR or _FUNASR_PATH not in record.pathname
 
 
-def configure_logging(level: str) -> None:
-    """One line per event on stderr; FunASR and ModelScope log INFO on the root logger, so keep it quiet."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(_not_funasr_chatter)
+def _handlers(log_format: str, log_file: Path | None) -> list[logging.Handler]:
+    formatter: logging.Formatter = JsonFormatter() if log_format == "json" else TextFormatter()
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        # Watched: logrotate may move the file away; the next line then opens a fresh one.
+        handlers.append(logging.handlers.WatchedFileHandler(log_file, encoding="utf-8"))
+    for handler in handlers:
+        handler.setFormatter(formatter)
+        handler.addFilter(_not_funasr_chatter)
+    return handlers
+
+
+def configure_logging(level: str, log_format: str = "text", log_file: Path | None = None) -> None:
+    """One line per event on stderr (and `log_file`); FunASR and ModelScope log INFO on root, so quiet it."""
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = _handlers(log_format, log_file)
     root.setLevel(logging.WARNING)
     logging.getLogger("asr_service").setLevel(level)
     for noisy in ("werkzeug", "engineio", "socketio", "modelscope", "modelscope_hub"):

@@ -11,11 +11,12 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import request
-from flask_socketio import SocketIO
+from flask_socketio import SocketIO, join_room
 
 from .config import SENSEVOICE_LANGUAGES, Settings
 from .errors import NotReady, SessionError
 from .hotwords import HotwordsError, parse_extra_hotwords
+from .logs import session_scope
 from .service import AsrService
 from .streaming import EventSink, RecordingSession, SessionOptions, SessionState
 
@@ -111,7 +112,8 @@ def _reporting_errors(handlers: _Handlers, method: Callable[..., None]) -> Calla
     def wrapper(*args: Any) -> None:
         sid = _sid()
         try:
-            method(sid, *args)
+            with session_scope(handlers.session_id_of(sid)):
+                method(sid, *args)
         except (SessionError, NotReady) as exc:
             log.info("sid=%s %s -> %s: %s", sid, method.__name__, exc.code, exc.message)
             handlers.send_error(sid, exc.code, exc.message)
@@ -135,6 +137,16 @@ class _Handlers:
         self._io, self._service, self._settings = socketio, service, settings
         self._connections = _Connections()
 
+    def session_id_of(self, sid: str) -> str | None:
+        """The id of the session a connection is bound to, for log lines."""
+        session = self._connections.get(sid)
+        return session.session_id if session is not None else None
+
+    def _bind(self, sid: str, session: RecordingSession) -> None:
+        """Bind a connection to a session; its room (the session id) is where upload progress goes."""
+        self._connections.set(sid, session)
+        join_room(session.session_id, sid=sid)
+
     def _sink(self, sid: str) -> EventSink:
         return lambda event, payload: self._io.emit(event, payload, to=sid)
 
@@ -147,7 +159,7 @@ class _Handlers:
         session = self._connections.get(sid)
         if session is None:
             session = self._service.engine().sessions.create()  # NotReady while still loading
-            self._connections.set(sid, session)
+            self._bind(sid, session)
             self._send_connected(sid, session)
         return session
 
@@ -167,10 +179,10 @@ class _Handlers:
         sid = _sid()
         try:
             session = self._service.engine().sessions.create()
-        except NotReady as exc:
+        except (NotReady, SessionError) as exc:
             self.send_error(sid, exc.code, exc.message)
             return True
-        self._connections.set(sid, session)
+        self._bind(sid, session)
         self._send_connected(sid, session)
         return True
 
@@ -183,7 +195,7 @@ class _Handlers:
             registry.check_capacity()  # refuse before giving up the finished session's token
             registry.forget(session)
             session = registry.create()
-            self._connections.set(sid, session)
+            self._bind(sid, session)
         registry.begin(session, parsed, self._sink(sid), owner=sid)
         payload = {
             "session_id": session.session_id,
@@ -222,8 +234,12 @@ class _Handlers:
         if current is not target:
             registry.forget(current)
         if target is not None:
-            self._connections.set(sid, target)
+            self._bind(sid, target)
             self._connections.unbind(target, keep=sid)
+        else:  # taken over from another process
+            adopted = registry.session_for(token)
+            if adopted is not None:
+                self._bind(sid, adopted)
         self._io.emit("resume_result", result, to=sid)
         if final is not None:
             self._io.emit("final_result", final, to=sid)

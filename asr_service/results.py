@@ -31,11 +31,23 @@ class ResultStore:
 
     def save(self, session_id: str, token: str, result: dict[str, Any]) -> None:
         """Store a final result atomically (a reader never sees half a file)."""
+        self.save_digest(session_id, token_digest(token), result)
+
+    def save_digest(self, session_id: str, digest: str, result: dict[str, Any]) -> None:
+        """Store a final result for the holder of the token with this SHA-256 digest."""
         path = self._path(session_id)
-        tmp = path.with_suffix(".tmp")
-        body = {"token_sha256": token_digest(token), "saved_at": time.time(), "result": result}
+        # per-process temporary name: processes sharing ASR_DATA_DIR never write the same one
+        tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp")
+        body = {"token_sha256": digest, "saved_at": time.time(), "result": result}
         tmp.write_text(json.dumps(body, ensure_ascii=False), encoding="utf-8")
         os.replace(tmp, path)
+
+    def exists(self, session_id: str) -> bool:
+        """Whether a result is stored for this session."""
+        try:
+            return self._path(session_id).is_file()
+        except KeyError:
+            return False
 
     def load(self, session_id: str, token: str) -> dict[str, Any]:
         """The stored result; KeyError when absent, PermissionError when the token does not match."""

@@ -6,6 +6,7 @@ import itertools
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from typing import Any, Generic, TypeVar
 
 import numpy as np
 
+from . import metrics
 from .roles import Span, SpeechDetector, SpeechRecognizer
 
 T = TypeVar("T")
@@ -29,12 +31,16 @@ class Priority(IntEnum):
     BACKGROUND = 2
 
 
+_PRIORITY_NAMES = {int(p): p.name.lower() for p in Priority}
+
+
 @dataclass(order=True)
 class _Job:
     priority: int
     seq: int
     run: Callable[[], Any] = field(compare=False)
     future: Future[Any] = field(compare=False)
+    queued_at: float = field(compare=False, default_factory=time.monotonic)
 
 
 class ModelWorker:
@@ -76,6 +82,9 @@ class ModelWorker:
             job = self._queue.get()
             if not job.future.set_running_or_notify_cancel():
                 continue
+            priority = _PRIORITY_NAMES.get(job.priority)
+            if priority is not None:  # not the stop marker
+                metrics.observe_queue_wait(self.name, priority, time.monotonic() - job.queued_at)
             try:
                 job.future.set_result(job.run())
             except BaseException as exc:  # the caller gets it; the worker keeps serving

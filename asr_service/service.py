@@ -9,11 +9,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any
 
+from . import metrics
 from .audio import decode_audio
 from .config import Settings
 from .correction import Corrector
-from .engine import Engine
-from .errors import EmptyUpload, NotReady
+from .engine import Engine, handoff_store
+from .errors import AudioTooLong, EmptyUpload, NotReady, UnsupportedMedia
 from .pipeline import ProgressFn, RecognitionOptions
 from .results import ResultStore
 from .segments import join_texts
@@ -62,6 +63,10 @@ class AsrService:
         self._started = time.monotonic()
         self.recordings = recording_store(settings)
         self.results = result_store(settings)
+        self.handoff = handoff_store(settings)
+        self._draining = False
+        self._shutdown_lock = threading.Lock()
+        self._drained = threading.Event()
         self._stop = threading.Event()
         self._janitor: threading.Thread | None = None
         recovered = self.recordings.recover()
@@ -79,10 +84,12 @@ class AsrService:
                 try:
                     if self._engine is not None:
                         self._engine.sessions.sweep()
+                        self._engine.sessions.adopt_orphans()
                     if time.monotonic() - last_retention > _RETENTION_SWEEP_EVERY_S:
                         last_retention = time.monotonic()
                         self.recordings.sweep()
                         self.results.sweep()
+                        self.handoff.sweep()
                 except Exception:
                     log.exception("janitor sweep failed; trying again")
 
@@ -117,6 +124,28 @@ class AsrService:
         """Whether models are loaded and warmed up."""
         return self._engine is not None
 
+    def readiness(self) -> tuple[bool, str]:
+        """Whether to send this process traffic (/readyz), and why not: loading, failed or draining."""
+        if self._draining:
+            return False, "shutting down: new sessions go to other processes"
+        if self._engine is None:
+            return False, self._message
+        return True, "models loaded and warmed up"
+
+    @property
+    def draining(self) -> bool:
+        """Whether shutdown has begun (new sessions and uploads are refused)."""
+        return self._draining
+
+    def session_counts(self) -> tuple[int, int]:
+        """(active, parked) live recordings, for metrics."""
+        engine = self._engine
+        return (engine.sessions.active, engine.sessions.parked) if engine else (0, 0)
+
+    def queue_depths(self) -> dict[str, int]:
+        """Jobs waiting per model worker, for metrics."""
+        return self._engine.queue_depths() if self._engine else {}
+
     def health(self) -> dict[str, Any]:
         """Readiness in the /api/health shape."""
         engine = self._engine
@@ -137,13 +166,24 @@ class AsrService:
     def transcribe_file(self, request: FileRequest, progress: ProgressFn | None = None) -> dict[str, Any]:
         """Decode and transcribe an upload into the REST `data` object."""
         engine = self.engine()
-        if _is_empty(request.stream):
+        if self._draining:
+            raise NotReady("the service is shutting down; send the file again (another process will take it)")
+        size = _size(request.stream)
+        if size == 0:
             raise EmptyUpload("the uploaded file is empty (0 bytes)")
+        metrics.UPLOAD_BYTES.observe(size)
         started = time.perf_counter()
-        audio = decode_audio(request.stream, self.settings.max_audio_s)
+        try:
+            audio = decode_audio(request.stream, self.settings.max_audio_s)
+        except (UnsupportedMedia, AudioTooLong) as exc:
+            metrics.DECODE_FAILURES.labels(code=exc.code).inc()
+            raise
         decoded = time.perf_counter()
+        metrics.observe_stage("upload_decode", decoded - started)
         transcript = engine.offline.transcribe(audio.samples, request.options, progress)
         recognised = time.perf_counter()
+        metrics.observe_stage("upload_recognize", recognised - decoded)
+        metrics.add_audio("upload", audio.duration_ms / 1000)
         corrected = self.corrector.correct(transcript.sentences, request.hotwords, request.llm_correct)
         text = join_texts([s.text for s in corrected.sentences])
         log.info(
@@ -176,6 +216,27 @@ class AsrService:
             data["timestamps"] = [s.as_dict() for s in corrected.sentences]
         return data
 
+    def shutdown(self, grace_s: float) -> None:
+        """SIGTERM: refuse new work, hand running recordings off for resume after a restart or on
+        another process, and give final passes already running up to `grace_s`. Runs once."""
+        with self._shutdown_lock:
+            if self._draining:
+                self._drained.wait()
+                return
+            self._draining = True
+        self._stop.set()
+        try:
+            if self._engine is not None:
+                handed, unfinished = self._engine.drain(grace_s)
+                log.info(
+                    "shutdown: %d recordings handed off for resume, %d final passes unfinished after %.0f s",
+                    handed,
+                    unfinished,
+                    grace_s,
+                )
+        finally:
+            self._drained.set()
+
     def close(self) -> None:
         """Stop the janitor, finish recordings and stop the engine's workers."""
         self._stop.set()
@@ -184,8 +245,9 @@ class AsrService:
         self.corrector.close()
 
 
-def _is_empty(stream: IO[bytes]) -> bool:
+def _size(stream: IO[bytes]) -> int:
+    """Bytes left in a seekable upload stream (Werkzeug's are), without reading them."""
     position = stream.tell()
-    first = stream.read(1)
+    end = stream.seek(0, 2)
     stream.seek(position)
-    return not first
+    return end - position

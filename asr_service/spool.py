@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import logging
 import os
 import struct
@@ -40,16 +42,43 @@ def wav_header(data_bytes: int) -> bytes:
     )
 
 
-class AudioSpool:
-    """One recording's audio file: appended from one thread, read back by range from any."""
+class SpoolBusy(Exception):
+    """Another process (or spool object) is writing this recording."""
 
-    def __init__(self, path: Path) -> None:
+
+def _lock_exclusively(fd: int, path: Path) -> None:
+    """Hold the writer's lock on `fd`; the kernel drops it when the process dies, however it dies."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            raise SpoolBusy(str(path)) from exc
+        raise
+
+
+class AudioSpool:
+    """One recording's audio file: appended from one thread, read back by range from any.
+
+    The writer holds an exclusive flock on the file for as long as it is open, so several service
+    processes sharing ASR_DATA_DIR never write one recording at once.
+    """
+
+    def __init__(self, path: Path, resume: bool = False) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
-        os.write(self._fd, wav_header(_UNKNOWN_SIZE))
+        flags = os.O_WRONLY if resume else os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+        self._fd = os.open(path, flags, 0o640)
+        try:
+            _lock_exclusively(self._fd, path)
+            self._bytes = _audio_bytes(path) if resume else 0
+            # a resumed file keeps its samples; the header says "still growing" again until close
+            os.ftruncate(self._fd, _HEADER_BYTES + self._bytes)
+            os.pwrite(self._fd, wav_header(_UNKNOWN_SIZE), 0)
+            os.lseek(self._fd, 0, os.SEEK_END)
+        except BaseException:
+            os.close(self._fd)
+            raise
         self._reader = os.open(path, os.O_RDONLY)
-        self._bytes = 0
         self._lock = threading.Lock()
         self._closed = False
 
@@ -95,6 +124,27 @@ class AudioSpool:
             os.close(self._reader)
 
 
+def _audio_bytes(path: Path) -> int:
+    """Whole samples' bytes after the header (a killed writer may have left half a sample)."""
+    size = max(0, path.stat().st_size - _HEADER_BYTES)
+    return size - size % 2
+
+
+def is_being_written(path: Path) -> bool:
+    """Whether some live spool (in any process) holds this recording's writer lock."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        _lock_exclusively(fd, path)
+    except SpoolBusy:
+        return True
+    finally:
+        os.close(fd)  # also drops the lock if we got it
+    return False
+
+
 class RecordingStore:
     """The folder of recordings: one WAV per session id, removed after the retention time."""
 
@@ -106,6 +156,10 @@ class RecordingStore:
     def create(self, recording_id: str) -> AudioSpool:
         """A new spool for `recording_id`."""
         return AudioSpool(self.path(recording_id))
+
+    def reopen(self, recording_id: str) -> AudioSpool:
+        """Continue writing an existing recording; FileNotFoundError if none, SpoolBusy if it is live."""
+        return AudioSpool(self.path(recording_id), resume=True)
 
     def path(self, recording_id: str) -> Path:
         """Where a recording lives; KeyError for ids that are not ours (never a path outside)."""
@@ -135,6 +189,8 @@ class RecordingStore:
         """Fix the headers of recordings a crash left open, so they play as WAV; returns their ids."""
         fixed = []
         for path in self.directory.glob("*.wav"):
+            if is_being_written(path):  # live in another process sharing ASR_DATA_DIR
+                continue
             with path.open("r+b") as fh:
                 head = fh.read(_HEADER_BYTES)
                 if len(head) < _HEADER_BYTES or struct.unpack("<I", head[40:44])[0] != _UNKNOWN_SIZE:

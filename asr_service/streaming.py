@@ -16,10 +16,12 @@ from typing import Any
 
 import numpy as np
 
+from . import metrics
 from .correction import CorrectedText, Corrector, TextCorrection
 from .errors import SessionError
+from .logs import set_session_id
 from .pipeline import Sentence
-from .results import ResultStore
+from .results import ResultStore, token_digest
 from .roles import Punctuator, Span, SpeechRecognizer, StreamingDetector, StreamingRecognizer
 from .scheduler import OnWorker
 from .segments import SAMPLE_RATE, join_texts, split_long_spans
@@ -92,7 +94,12 @@ class _Stop:
     """Marks the end of the audio in a session's inbox."""
 
 
+class _HandOff:
+    """Tells a session's thread to stop without a final pass: another process will continue it."""
+
+
 _STOP = _Stop()
+_HAND_OFF = _HandOff()
 
 
 class _Recognised:
@@ -118,9 +125,14 @@ class RecordingSession:
         limits: SessionLimits,
         on_done: Callable[[RecordingSession], None] = lambda _s: None,
         corrector: Corrector | None = None,
+        session_id: str | None = None,
+        resume_token: str | None = None,
+        token_sha256: str | None = None,
     ) -> None:
-        self.session_id = new_session_id()
-        self.resume_token = secrets.token_urlsafe(32)
+        self.session_id = session_id or new_session_id()
+        # a recording taken over without its client knows only the token's digest (see handoff.py)
+        self.resume_token = resume_token or ("" if token_sha256 else secrets.token_urlsafe(32))
+        self.token_sha256 = token_sha256 or token_digest(self.resume_token)
         self.state = SessionState.IDLE
         self.options = SessionOptions()
         self.final_result: dict[str, Any] | None = None
@@ -134,7 +146,11 @@ class RecordingSession:
         self._owner: object = None  # the connection the events go to; only it may detach the session
         self._lock = threading.RLock()
         # the session thread is told how much audio the spool holds; it reads the audio from disk
-        self._inbox: queue.SimpleQueue[int | _Stop | _Recognised] = queue.SimpleQueue()
+        self._inbox: queue.SimpleQueue[int | _Stop | _HandOff | _Recognised] = queue.SimpleQueue()
+        self._caught_up = threading.Event()  # cleared while audio spooled elsewhere is replayed
+        self._caught_up.set()
+        self._replay_to = 0
+        self._stopped_at: float | None = None
         self._spool: AudioSpool | None = None
         self._carry = b""
         self._received = 0  # samples accepted (and spooled)
@@ -217,7 +233,48 @@ class RecordingSession:
 
     def _stop_locked(self) -> None:
         self.state = SessionState.FINALIZING
+        self._stopped_at = time.monotonic()
         self._inbox.put(_STOP)
+
+    def adopt(self, options: SessionOptions) -> None:
+        """Take over a recording another process spooled: replay its audio silently, then accept more.
+
+        Raises SpoolBusy while a live process still writes it, FileNotFoundError when it has no audio.
+        """
+        with self._lock:
+            if self.state is not SessionState.IDLE:
+                raise RuntimeError(f"session {self.session_id} is {self.state.value}, not idle")
+            self._spool = self._recordings.reopen(self.session_id)
+            self.options = options
+            self._received = self._replay_to = self._spool.samples
+            if self._received:
+                self._caught_up.clear()
+            self.state, self.detached_at = SessionState.PARKED, time.monotonic()
+            self._thread = threading.Thread(
+                target=self._run, name=f"session-{self.session_id[:8]}", daemon=True
+            )
+            self._thread.start()
+            self._inbox.put(self._received)
+
+    def wait_caught_up(self, timeout_s: float) -> bool:
+        """Wait until replayed audio has been processed; True when it has."""
+        return self._caught_up.wait(timeout_s)
+
+    def hand_off(self, message: str) -> bool:
+        """Shutdown: stop a running recording without finalising it, so it resumes elsewhere.
+
+        The client gets `error {code: "server_restarting"}`; the spool is closed, which releases it.
+        Returns False when the session was not recording.
+        """
+        with self._lock:
+            if self.state not in (SessionState.RECORDING, SessionState.PARKED):
+                return False
+            self.state = SessionState.PARKED
+            self._inbox.put(_HAND_OFF)
+        self._emit("error", {"code": "server_restarting", "message": message})
+        with self._lock:
+            self._sink, self._owner = None, None
+        return True
 
     def detach(self, owner: object = None) -> None:
         """The client went away: stop sending it events; a recording waits to be resumed.
@@ -265,7 +322,7 @@ class RecordingSession:
 
     def _emit(self, event: str, payload: dict[str, Any]) -> None:
         sink = self._sink
-        if sink is None:
+        if sink is None or (event == "transcription" and not self._caught_up.is_set()):
             return
         try:
             sink(event, payload)
@@ -273,6 +330,7 @@ class RecordingSession:
             log.warning("session %s: could not emit %s", self.session_id, event, exc_info=True)
 
     def _run(self) -> None:
+        set_session_id(self.session_id)
         try:
             processor = _FirstPass(self)
             done = 0
@@ -283,11 +341,18 @@ class RecordingSession:
                 if isinstance(item, _Recognised):
                     self.hand_over_segments()
                     continue
+                if isinstance(item, _HandOff):
+                    processor.abandon()
+                    self._close_spool()
+                    return
                 while done < item:
                     block = min(item, done + READ_BLOCK_SAMPLES)
                     processor.push(self._spool_read(done, block))
                     done = block
+                if done >= self._replay_to:
+                    self._caught_up.set()
             processor.finish()
+            self._caught_up.set()
             self._emit(
                 "recording_stopped",
                 {"session_id": self.session_id, "duration_s": round(self._received / SAMPLE_RATE, 3)},
@@ -307,6 +372,7 @@ class RecordingSession:
             with self._lock:
                 self.state = SessionState.DONE
         finally:
+            self._caught_up.set()
             self._on_done(self)
 
     def _finalize(self) -> None:
@@ -317,7 +383,6 @@ class RecordingSession:
             if segment.future is not None:
                 segment.future.result()  # a failed second pass fails the recording
             self._emit("processing_progress", {"progress": round(done / total, 3), "stage": "second_pass"})
-        self._close_spool()
         corrected = self._corrected_text()
         sensevoice = join_texts([s.text for s in corrected.replaced])
         merged = join_texts([s.text for s in corrected.sentences])
@@ -342,7 +407,11 @@ class RecordingSession:
             "backup_audio_id": self.session_id,
             "language": self.options.language,
         }
-        self._results.save(self.session_id, self.resume_token, result)
+        self._results.save_digest(self.session_id, self.token_sha256, result)
+        # closed after the result is stored: the spool's lock tells other processes it is still ours
+        self._close_spool()
+        if self._stopped_at is not None:
+            metrics.observe_stage("final", time.monotonic() - self._stopped_at)
         with self._lock:
             self.final_result = result
             self.state = SessionState.DONE
@@ -461,6 +530,12 @@ class _FirstPass:
                 break
         self._trim()
 
+    def abandon(self) -> None:
+        """Cancel second-pass work not started yet (the recording continues in another process)."""
+        for segment in self._live.segments:
+            if segment.future is not None:
+                segment.future.cancel()
+
     def finish(self) -> None:
         """Flush both models with is_final on whatever audio is left, then punctuate the rest."""
         end = self._buffer_start + len(self._buffer)
@@ -527,14 +602,24 @@ class _FirstPass:
             for p in segment.pieces
         ]
         options = self._s.options
+        queued = time.monotonic()
         segment.future = self._m.offline.submit(
             lambda m: m.recognize(clips, options.language, options.use_itn)
         )
         if self._s._correction is not None:
             segment.future.add_done_callback(lambda _f: self._s._inbox.put(_RECOGNISED))
 
+        def observe(future: Future[list[str]]) -> None:
+            if not future.cancelled():
+                metrics.observe_stage("second_pass", time.monotonic() - queued)
+
+        segment.future.add_done_callback(observe)
+
     def _asr_step(self, chunk: np.ndarray, final: bool, position: int) -> None:
+        started = time.monotonic()
         text = self._m.asr.run(lambda m: m.step(chunk, self._asr_cache, final))
+        metrics.observe_stage("first_pass_chunk", time.monotonic() - started)
+        metrics.add_audio("live", len(chunk) / SAMPLE_RATE)
         self._live.raw_text += text
         self._live.pending += text
         if len(self._live.pending) >= PUNC_TRIGGER_CHARS:

@@ -156,7 +156,7 @@ def wait_for_health(server: LiveServer, status: int, timeout_s: float = 180.0) -
         try:
             if requests.get(f"{server.url}/api/health", timeout=2).status_code == status:
                 return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not listening yet, or busy importing torch
             pass
         time.sleep(0.2)
     raise AssertionError(f"/api/health never answered {status}:\n{server.log()}")

@@ -87,3 +87,23 @@ def test_hotword_and_llm_settings() -> None:
         with pytest.raises(SettingsError, match=name):
             Settings.from_env({name: value})
     assert "k3y" not in repr(Settings.from_env({"LLM_API_KEY": "k3y", "ASR_API_KEY": "k3y"}))
+
+
+def test_deployment_settings() -> None:
+    s = Settings.from_env(
+        {
+            "ASR_REDIS_URL": "redis://:pw@redis:6379/0",
+            "ASR_METRICS": "0",
+            "ASR_HTTP_THREADS": "128",
+            "ASR_SHUTDOWN_GRACE_S": "45",
+            "ASR_LOG_FORMAT": "JSON",
+            "ASR_LOG_FILE": "/logs/asr.log",
+        }
+    )
+    assert s.redis_url == "redis://:pw@redis:6379/0" and s.metrics is False and s.http_threads == 128
+    assert s.shutdown_grace_s == 45.0 and s.log_format == "json" and s.log_file == Path("/logs/asr.log")
+    assert s.public_view()["redis_url"] == "***"
+    with pytest.raises(SettingsError, match="ASR_REDIS_URL"):
+        Settings.from_env({"ASR_REDIS_URL": "localhost:6379"})
+    with pytest.raises(SettingsError, match="ASR_LOG_FORMAT"):
+        Settings.from_env({"ASR_LOG_FORMAT": "xml"})
