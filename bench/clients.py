@@ -134,7 +134,9 @@ class LiveRecording:
             final_after_stop_ms=round(final_ms, 1),
             partials=len(partials),
             lost_ms=len(self.pcm) // BYTES_PER_MS - int(final["duration_ms"]),
-            out_of_order=_out_of_order([p for _t, (n, p) in events if n == "transcription"]),
+            out_of_order=_out_of_order(
+                [p for _t, (n, p) in events if n == "transcription"], self.resumes > 0
+            ),
             disconnects=self.disconnects,
             resumes=self.resumes,
             errors=[p["code"] for p in self.client.payloads("error")],
@@ -142,13 +144,17 @@ class LiveRecording:
         )
 
 
-def _out_of_order(transcriptions: list[dict[str, Any]]) -> int:
-    """Events whose seq is not the previous one plus one, or whose time went backwards."""
+def _out_of_order(transcriptions: list[dict[str, Any]], resumed: bool = False) -> int:
+    """Events whose seq or time went backwards or repeated, or (unless resumed) skipped a number.
+
+    Events of a parked session are never sent, so after a resume a forward jump is expected.
+    """
     bad, seq, heard = 0, 0, 0
     for payload in transcriptions:
-        if payload["seq"] != seq + 1 or payload["current_time_ms"] < heard:
+        skipped = payload["seq"] > seq + 1 and not resumed
+        if payload["seq"] <= seq or skipped or payload["current_time_ms"] < heard:
             bad += 1
-        seq, heard = payload["seq"], payload["current_time_ms"]
+        seq, heard = max(seq, payload["seq"]), max(heard, payload["current_time_ms"])
     return bad
 
 

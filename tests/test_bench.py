@@ -26,6 +26,12 @@ def test_skipped_repeated_or_backwards_events_are_counted() -> None:
     assert _out_of_order(events) == 3
 
 
+def test_after_a_resume_only_a_forward_jump_is_expected() -> None:
+    events = [_event(1, 600), _event(5, 3000), _event(6, 3600)]
+    assert _out_of_order(events, resumed=True) == 0
+    assert _out_of_order([*events, _event(6, 3600)], resumed=True) == 1
+
+
 def test_percentiles_of_nothing_are_nan() -> None:
     assert all(math.isnan(v) for v in percentiles([], 50, 95))
     assert percentiles([1.0, 2.0, 3.0], 50) == [2.0]
