@@ -1,0 +1,264 @@
+"""The recorder page in real headless Chromium against a live server: record, resume, download, upload."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import re
+import shutil
+import threading
+import wave
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from playwright.sync_api import Browser, ConsoleMessage, Error, sync_playwright
+
+from asr_service.page import STATIC_DIR
+
+from .conftest import ROOT, LiveServer, free_port, start_server, stop_server
+from .speech_fixtures import ffmpeg
+
+ARTIFACTS = ROOT / "test-artifacts"
+TIMEOUT_MS = 120_000
+SRT_CUE = re.compile(r"(\d+)\n(\d\d):(\d\d):(\d\d),(\d\d\d) --> (\d\d):(\d\d):(\d\d),(\d\d\d)\n(.*)")
+
+
+def _chromium_path() -> str:
+    """The Debian chromium binary (CHROMIUM_PATH overrides); fail, never skip, when it is missing."""
+    path = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if not path:
+        pytest.fail("chromium could not start: no chromium binary; install it with scripts/system_deps.sh")
+    return path
+
+
+class _StaticFiles(http.server.SimpleHTTPRequestHandler):
+    """The page's files from another origin, laid out as the service serves them (index + static/)."""
+
+    def translate_path(self, path: str) -> str:
+        return super().translate_path(path.replace("/static/", "/", 1))
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def other_origin() -> Iterator[str]:
+    """A plain static web server on another port, serving the page's files: a different origin."""
+    handler = functools.partial(_StaticFiles, directory=str(STATIC_DIR))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def server(
+    model_env: dict[str, str], other_origin: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """A service that lets the other origin in (its own page must keep working too)."""
+    live = start_server({**model_env, "ASR_CORS_ORIGINS": other_origin}, tmp_path_factory.mktemp("recorder"))
+    yield live
+    stop_server(live)
+
+
+@pytest.fixture(scope="module")
+def fake_microphone(speech_wav: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The speech as a 44.1 kHz stereo WAV: the page must down-mix and resample whatever it gets."""
+    path = tmp_path_factory.mktemp("mic") / "speech_44k_stereo.wav"
+    ffmpeg("-i", str(speech_wav), "-ar", "44100", "-ac", "2", "-c:a", "pcm_s16le", str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser(fake_microphone: Path) -> Iterator[Browser]:
+    """Headless Chromium whose microphone plays the speech file in a loop, permission granted."""
+    executable = _chromium_path()
+    with sync_playwright() as playwright:
+        try:
+            chromium = playwright.chromium.launch(
+                executable_path=executable,
+                headless=True,
+                args=[
+                    "--use-fake-device-for-media-stream",
+                    "--use-fake-ui-for-media-stream",
+                    f"--use-file-for-fake-audio-capture={fake_microphone}",
+                    "--autoplay-policy=no-user-gesture-required",
+                ],
+            )
+        except Exception as exc:
+            pytest.fail(
+                f"chromium could not start: {exc}\n"
+                f"install chromium and chromium-driver with scripts/system_deps.sh ({executable})"
+            )
+        yield chromium
+        chromium.close()
+
+
+class _Page:
+    """A page plus every console error and uncaught exception it produced."""
+
+    def __init__(self, browser: Browser) -> None:
+        self.context = browser.new_context(accept_downloads=True)
+        self.page = self.context.new_page()
+        self.page.set_default_timeout(TIMEOUT_MS)
+        self.errors: list[str] = []
+        self.page.on("console", self._on_console)
+        self.page.on("pageerror", self._on_page_error)
+
+    def _on_console(self, message: ConsoleMessage) -> None:
+        if message.type == "error":
+            self.errors.append(f"console: {message.text}")
+
+    def _on_page_error(self, error: Error) -> None:
+        self.errors.append(f"page error: {error}")
+
+    def stats(self) -> dict[str, Any]:
+        stats: dict[str, Any] = self.page.evaluate("window.__recorder.stats()")
+        return stats
+
+    def wait(self, condition: str) -> None:
+        """Wait until the JavaScript expression (with `s` = the recorder's stats) is true."""
+        script = f"(() => {{ const s = window.__recorder.stats(); return {condition}; }})()"
+        self.page.wait_for_function(script)
+
+    def download(self, button: str) -> Path:
+        with self.page.expect_download() as info:
+            self.page.click(button)
+        path = info.value.path()
+        assert path is not None
+        return Path(path)
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[_Page]:
+    opened = _Page(browser)
+    yield opened
+    opened.close()
+
+
+def _ms(h: str, m: str, s: str, ms: str) -> int:
+    return ((int(h) * 60 + int(m)) * 60 + int(s)) * 1000 + int(ms)
+
+
+def parse_srt(text: str) -> list[dict[str, Any]]:
+    """SubRip cues as {index, start_ms, end_ms, text}; every block must be a well-formed cue."""
+    cues = []
+    for block in text.strip().split("\n\n"):
+        match = SRT_CUE.fullmatch(block)
+        assert match, f"not an SRT cue: {block!r}"
+        g = match.groups()
+        cues.append({"index": int(g[0]), "start_ms": _ms(*g[1:5]), "end_ms": _ms(*g[5:9]), "text": g[9]})
+    return cues
+
+
+def record(page: _Page, drop_midway: bool) -> dict[str, Any]:
+    """Record from the fake microphone until live text shows (dropping the connection once, if asked)."""
+    page.page.click("#start")
+    page.page.wait_for_function("document.getElementById('live-text').textContent.trim().length > 0")
+    if drop_midway:
+        page.wait("s.phase === 'recording'")
+        page.page.evaluate("window.__recorder.dropConnection()")
+        page.wait("s.resumes.length === 1")
+        # some speech after the resume, so the recording goes on well past it
+        page.wait("s.producedBytes > s.resumes[0].producedBytes + 3 * 32000")
+    page.wait("s.speechSeen")
+    page.page.click("#stop")
+    page.page.wait_for_selector("#result", state="visible")
+    return page.stats()
+
+
+def test_live_recording_resume_and_downloads(page: _Page, server: LiveServer) -> None:
+    page.page.goto(f"{server.url}/")
+    stats = record(page, drop_midway=True)
+    result = stats["lastResult"]
+
+    # The page resampled whatever rate the browser runs at; the server got every byte it produced.
+    assert stats["contextSampleRate"] and stats["producedBytes"] > 0
+    assert stats["producedBytes"] % 2 == 0
+    assert result["duration_ms"] == stats["producedBytes"] // 32, "audio was lost or duplicated"
+    [resume] = stats["resumes"]
+    assert resume["state"] == "recording"
+    assert resume["receivedBytes"] < resume["producedBytes"], "nothing was left to resend after the drop"
+    assert stats["phase"] == "done"
+
+    # After the stop: progress up to 1.0, then the final result with its sentences on screen.
+    assert stats["progress"][-1] == {"progress": 1.0, "stage": "done"}
+    sentences = result["timestamps"]
+    assert sentences, "the final result has no sentence timestamps"
+    assert page.page.locator("#sentences li").count() == len(sentences)
+    if result["sensevoice"]:
+        assert page.page.locator("#result-text").text_content() == result["sensevoice"]
+
+    srt = parse_srt(page.download("#download-srt").read_text(encoding="utf-8"))
+    assert [c["index"] for c in srt] == list(range(1, len(sentences) + 1))
+    assert [(c["start_ms"], c["end_ms"], c["text"]) for c in srt] == [
+        (s["start_ms"], s["end_ms"], s["text"].strip()) for s in sentences
+    ]
+    vtt = page.download("#download-vtt").read_text(encoding="utf-8")
+    assert vtt.startswith("WEBVTT\n\n") and vtt.count(" --> ") == len(sentences)
+    txt = page.download("#download-txt").read_text(encoding="utf-8")
+    assert txt.splitlines() == [s["text"].strip() for s in sentences]
+    with wave.open(str(page.download("#download-wav")), "rb") as wav:
+        assert (wav.getnchannels(), wav.getsampwidth(), wav.getframerate()) == (1, 2, 16000)
+        assert wav.getnframes() * 2 == stats["producedBytes"]
+
+    # A click on a sentence plays its span of the recording and stops at its end.
+    first = sentences[0]
+    page.page.click("#sentences li >> nth=0")
+    page.page.wait_for_function(
+        f"(() => {{ const p = document.getElementById('player');"
+        f" return p.paused && p.currentTime >= {first['end_ms'] / 1000}; }})()"
+    )
+    assert page.page.evaluate("document.getElementById('player').currentTime") <= result["duration_ms"] / 1000
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.page.screenshot(path=str(ARTIFACTS / "recorder-final.png"), full_page=True)
+    assert page.errors == []
+
+
+def test_page_on_another_origin_records_and_uploads(
+    page: _Page, server: LiveServer, other_origin: str, speech_wav: Path
+) -> None:
+    page.page.goto(f"{other_origin}/index.html?server={server.url}/")
+    stats = record(page, drop_midway=False)
+    assert stats["lastResult"]["duration_ms"] == stats["producedBytes"] // 32
+
+    page.page.click("#tab-upload")
+    page.page.set_input_files("#upload-file", str(speech_wav))
+    page.page.click("#upload-start")
+    page.wait("s.lastResult && s.lastResult.mode === 'offline'")
+    shown = page.stats()
+    files = {"file": (speech_wav.name, speech_wav.read_bytes())}
+    direct = requests.post(f"{server.url}/api/asr/transcribe", files=files, timeout=120).json()["data"]
+    assert shown["lastResult"] == direct
+    assert shown["uploadProgress"] and shown["uploadProgress"][-1] == 1
+    page.page.wait_for_selector("#result", state="visible")
+    assert page.page.locator("#sentences li").count() == len(direct["timestamps"])
+    assert page.page.locator("#download-wav").is_hidden()
+    srt = parse_srt(page.download("#download-srt").read_text(encoding="utf-8"))
+    expected = [(s["start_ms"], s["end_ms"]) for s in direct["timestamps"]]
+    assert [(c["start_ms"], c["end_ms"]) for c in srt] == expected
+    assert page.errors == []
+
+
+def test_page_and_assets_are_served_from_the_package(server: LiveServer) -> None:
+    page = requests.get(f"{server.url}/", timeout=10)
+    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+    # Relative URLs only: the page must work under a reverse proxy's path prefix.
+    urls = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert urls and all(not u.startswith(("/", "http:", "https:")) for u in urls), urls
+    for name in ("app.js", "recorder-worklet.js", "vendor/socket.io.min.js", "style.css"):
+        asset = requests.get(f"{server.url}/static/{name}", timeout=10)
+        assert asset.status_code == 200, name
+    assert "javascript" in requests.get(f"{server.url}/static/app.js", timeout=10).headers["Content-Type"]
+    absolute = re.compile(r"""["'`]/(api|socket\.io|static)\b""")
+    for script in STATIC_DIR.glob("*.js"):
+        assert not absolute.search(script.read_text(encoding="utf-8")), script
