@@ -7,7 +7,9 @@ import http.server
 import os
 import re
 import shutil
+import subprocess
 import threading
+import time
 import wave
 from collections.abc import Iterator
 from pathlib import Path
@@ -263,3 +265,102 @@ def test_page_and_assets_are_served_from_the_package(server: LiveServer) -> None
     absolute = re.compile(r"""["'`]/(api|socket\.io|static)\b""")
     for script in STATIC_DIR.glob("*.js"):
         assert not absolute.search(script.read_text(encoding="utf-8")), script
+
+
+NGINX_CONF = """
+{user}
+worker_processes 1;
+daemon off;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    client_max_body_size 10m;
+    map $http_upgrade $connection_upgrade {{ default upgrade; '' close; }}
+    server {{
+        listen 127.0.0.1:{port};
+        location /asr/ {{
+            proxy_pass http://127.0.0.1:{backend}/;
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection $connection_upgrade;
+            proxy_set_header Host $http_host;
+            proxy_read_timeout 300s;
+        }}
+    }}
+}}
+"""
+API_KEY = "recorder-test-key"
+
+
+@pytest.fixture(scope="module")
+def proxied(model_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A service with ASR_API_KEY behind nginx under the path prefix /asr/; yields the page's URL."""
+    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+    if nginx is None:
+        pytest.fail("nginx is needed for the reverse-proxy test: install it with scripts/system_deps.sh")
+    work = tmp_path_factory.mktemp("proxied")
+    backend = start_server({**model_env, "ASR_API_KEY": API_KEY}, work)
+    port = free_port()
+    user = "user root;" if os.geteuid() == 0 else ""  # workers stay root: they write the temp dirs here
+    conf = work / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(user=user, tmp=work, port=port, backend=backend.url.rsplit(":", 1)[1]))
+    proxy = subprocess.Popen([nginx, "-p", str(work), "-c", str(conf), "-e", str(work / "error.log")])
+    url = f"http://127.0.0.1:{port}/asr/"
+    try:
+        _wait_until_served(f"{url}api/health", proxy, work / "error.log")
+        yield url
+    finally:
+        proxy.terminate()
+        proxy.wait(timeout=20)
+        stop_server(backend)
+
+
+def _wait_until_served(url: str, proxy: subprocess.Popen[bytes], log: Path) -> None:
+    for _ in range(100):
+        if proxy.poll() is not None:
+            pytest.fail(f"nginx exited with {proxy.returncode}: {log.read_text(errors='replace')}")
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.1)
+    pytest.fail(f"nginx never served {url}: {log.read_text(errors='replace')}")
+
+
+def test_behind_a_reverse_proxy_under_a_prefix_with_an_api_key(
+    page: _Page, proxied: str, speech_wav: Path
+) -> None:
+    assert requests.get(proxied, timeout=10).status_code == 200, "the page itself needs no key"
+    assert requests.get(f"{proxied}api/asr/formats", timeout=10).status_code == 401
+    page.page.goto(proxied)
+
+    # Without the key: both tabs say so in plain words.
+    page.page.click("#start")
+    page.page.wait_for_selector("#error:has-text('API 密钥')")
+    assert "Connection refused" in (page.page.text_content("#error") or "")
+    page.page.wait_for_selector("#start:enabled")
+    page.page.click("#tab-upload")
+    page.page.set_input_files("#upload-file", str(speech_wav))
+    page.page.click("#upload-start")
+    page.page.wait_for_selector("#error:has-text('The API key is missing or wrong')")
+
+    # With the key saved in the settings: a recording through the proxy, its WAV fetched with the key.
+    page.page.click("#settings summary")
+    page.page.fill("#api-key", API_KEY)
+    page.page.click("#save-settings")
+    assert page.page.evaluate("localStorage.length") == 1
+    page.page.click("#tab-record")
+    stats = record(page, drop_midway=False)
+    assert stats["lastResult"]["duration_ms"] == stats["producedBytes"] // 32
+    with wave.open(str(page.download("#download-wav")), "rb") as wav:
+        assert wav.getnframes() * 2 == stats["producedBytes"]
+    # The refused upload is the one failed request the browser logs; nothing else went wrong.
+    assert all("status of 401" in error for error in page.errors), page.errors
