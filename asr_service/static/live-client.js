@@ -28,6 +28,7 @@ export class LiveRecording {
     this.heardMs = 0;     // the server's progress: the last current_time_ms (or received_ms on resume)
     this.lastSeq = 0;
     this.highestSent = 0;
+    this.framesToLose = 0; // see dropConnection()
     this.stats = { resentBytes: 0, resumes: [] };
     this.socket = globalThis.io(origin, {
       path,
@@ -70,8 +71,17 @@ export class LiveRecording {
     this.socket.disconnect();
   }
 
-  /** Test and debugging hook: cut the transport abruptly; the client reconnects and resumes. */
-  dropConnection() {
+  /**
+   * Test hook, a dying network: the next `frames` frames count as sent but never leave, then the
+   * transport closes. The client must reconnect, resume and resend them from `received_bytes`.
+   */
+  dropConnection(frames = 5) {
+    this.framesToLose = frames;
+    if (frames <= 0) this.#closeTransport();
+  }
+
+  #closeTransport() {
+    this.framesToLose = 0;
     this.live = false;
     this.socket.io.engine.close();
   }
@@ -140,7 +150,9 @@ export class LiveRecording {
   }
 
   #onResumed(p) {
-    this.stats.resumes.push({ state: p.state, receivedBytes: p.received_bytes, producedBytes: this.total });
+    this.stats.resumes.push({
+      state: p.state, receivedBytes: p.received_bytes, sentBytes: this.highestSent, producedBytes: this.total,
+    });
     this.lastSeq = Math.max(this.lastSeq, p.last_seq);
     this.on.text?.(p.current_text, p);
     if (p.state === "recording") {
@@ -215,10 +227,14 @@ export class LiveRecording {
       if (end <= this.sent) continue;
       if (this.sent / BYTES_PER_MS - this.heardMs > AHEAD_MS) return; // the next transcription resumes
       const part = bytes.subarray(Math.max(0, this.sent - offset)); // a frame, or its tail after a resume
-      this.socket.emit("audio_data", part.slice().buffer);          // exactly these bytes, not the view's buffer
+      const lose = this.framesToLose > 0;
+      if (lose) this.framesToLose -= 1; // dropConnection(): this frame vanishes on the way
+      else this.socket.emit("audio_data", part.slice().buffer); // exactly these bytes, not the view's buffer
       this.stats.resentBytes += Math.max(0, Math.min(end, this.highestSent) - this.sent);
       this.sent = end;
       this.highestSent = Math.max(this.highestSent, end);
+      if (lose && this.framesToLose === 0) this.#closeTransport();
+      if (!this.live) return;
     }
     if (this.stopWanted && this.sent === this.total) {
       this.socket.emit("stop_recording");
