@@ -15,8 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import requests
+import soundfile as sf
 from playwright.sync_api import Browser, ConsoleMessage, Error, sync_playwright
 
 from asr_service.page import STATIC_DIR
@@ -177,7 +179,22 @@ def record(page: _Page, drop_midway: bool) -> dict[str, Any]:
     return page.stats()
 
 
-def test_live_recording_resume_and_downloads(page: _Page, server: LiveServer) -> None:
+def similarity_to_loop(recorded: np.ndarray, source: Path) -> float:
+    """The best normalised correlation of `recorded` with any stretch of `source` played in a loop."""
+    samples, rate = sf.read(source, dtype="float64")
+    assert rate == 16000
+    loop = np.tile(samples, int(np.ceil(len(recorded) / len(samples))) + 1)
+    size = 1 << int(np.ceil(np.log2(len(loop) + len(recorded))))
+    # correlation at every lag through the FFT, then each lag's window energy for the normalisation
+    products = np.fft.irfft(np.fft.rfft(loop, size) * np.conj(np.fft.rfft(recorded, size)), size)
+    lags = len(loop) - len(recorded)
+    cumulative = np.concatenate([[0.0], np.cumsum(loop**2)])
+    energy = cumulative[len(recorded) : len(recorded) + lags + 1] - cumulative[: lags + 1]
+    scores = products[: lags + 1] / np.sqrt(energy * np.sum(recorded**2) + 1e-12)
+    return float(scores.max())
+
+
+def test_live_recording_resume_and_downloads(page: _Page, server: LiveServer, speech_wav: Path) -> None:
     page.page.goto(f"{server.url}/")
     stats = record(page, drop_midway=True)
     result = stats["lastResult"]
@@ -214,6 +231,10 @@ def test_live_recording_resume_and_downloads(page: _Page, server: LiveServer) ->
     with wave.open(str(page.download("#download-wav")), "rb") as wav:
         assert (wav.getnchannels(), wav.getsampwidth(), wav.getframerate()) == (1, 2, 16000)
         assert wav.getnframes() * 2 == stats["producedBytes"]
+        recorded = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2").astype(np.float64)
+    # The microphone played the speech file in a loop: the recording is a stretch of it, at the right
+    # rate, without gaps or repeats around the dropped connection (any of those breaks the match).
+    assert similarity_to_loop(recorded, speech_wav) > 0.9
 
     # A click on a sentence plays its span of the recording and stops at its end.
     first = sentences[0]
