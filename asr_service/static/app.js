@@ -124,7 +124,10 @@ async function startRecording() {
     apiKey: settings.apiKey,
     options: { language: settings.language },
     on: {
-      connection: (state) => setBadge("connection", ...CONNECTION_BADGES[state]),
+      connection: (state) => {
+        if (state === "online") clearError(); // e.g. "cannot reach the service" before it came up
+        setBadge("connection", ...CONNECTION_BADGES[state]);
+      },
       text: (fullText) => { $("live-text").textContent = fullText; }, // replace: the tail gets re-punctuated
       vad: (active) => {
         recorder.speechSeen ||= active;

@@ -29,6 +29,7 @@ export class LiveRecording {
     this.lastSeq = 0;
     this.highestSent = 0;
     this.framesToLose = 0; // see dropConnection()
+    this.everConnected = false;
     this.stats = { resentBytes: 0, resumes: [] };
     this.socket = globalThis.io(origin, {
       path,
@@ -108,9 +109,10 @@ export class LiveRecording {
     });
     s.on("connect_error", (err) => {
       if (!s.active) {
-        this.#fail({ code: "connect_refused", message: err.message });
+        this.#fail({ code: "connect_refused", message: err.message }); // e.g. a wrong API key
       } else if (this.unfinished) {
-        this.#emitState("reconnecting");
+        this.#emitState("reconnecting"); // socket.io-client retries; the microphone keeps buffering
+        if (!this.everConnected) this.on.error?.({ code: "network", message: err.message }, false);
       }
     });
   }
@@ -120,6 +122,7 @@ export class LiveRecording {
   }
 
   #onConnected(p) {
+    this.everConnected = true;
     this.#emitState("online");
     if (this.token && this.unfinished) {
       // Every new connection, whether or not the server noticed the old one drop.
