@@ -21,6 +21,7 @@ import pytest
 import requests
 import soundfile as sf
 from playwright.sync_api import Browser, ConsoleMessage, Error, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from asr_service.page import STATIC_DIR
 
@@ -141,7 +142,18 @@ class _Page:
     def wait(self, condition: str) -> None:
         """Wait until the JavaScript expression (with `s` = the recorder's stats) is true."""
         script = f"(() => {{ const s = window.__recorder.stats(); return {condition}; }})()"
-        self.page.wait_for_function(script)
+        self.wait_for_script(script, condition)
+
+    def wait_for_script(self, script: str, what: str) -> None:
+        """Wait for a JavaScript expression; on timeout, fail with what the page was showing."""
+        try:
+            self.page.wait_for_function(script)
+        except PlaywrightTimeout:
+            banner = self.page.text_content("#error") if self.page.is_visible("#error") else None
+            stats = self.page.evaluate("window.__recorder && window.__recorder.stats()")
+            raise AssertionError(
+                f"timed out waiting for {what}\nerror shown: {banner}\nstats: {stats}\nconsole: {self.errors}"
+            ) from None
 
     def download(self, button: str) -> Path:
         with self.page.expect_download() as info:
@@ -180,7 +192,8 @@ def record(page: _Page, drop_midway: bool, min_seconds: float = 0) -> dict[str, 
     """Record from the fake microphone until live text shows and `min_seconds` of audio are produced
     (dropping the connection once on the way, if asked); returns the page's stats after the result."""
     page.page.click("#start")
-    page.page.wait_for_function("document.getElementById('live-text').textContent.trim().length > 0")
+    live_text = "document.getElementById('live-text').textContent.trim().length > 0"
+    page.wait_for_script(live_text, "live text")
     if drop_midway:
         page.wait("s.phase === 'recording'")
         page.page.evaluate("window.__recorder.dropConnection()")
@@ -189,7 +202,7 @@ def record(page: _Page, drop_midway: bool, min_seconds: float = 0) -> dict[str, 
         page.wait("s.producedBytes > s.resumes[0].producedBytes + 3 * 32000")
     page.wait(f"s.speechSeen && s.producedBytes >= {min_seconds * 32000}")
     page.page.click("#stop")
-    page.page.wait_for_selector("#result", state="visible")
+    page.wait_for_script("!document.getElementById('result').hidden", "the final result")
     return page.stats()
 
 
