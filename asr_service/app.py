@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from typing import Any
+
 from flask import Flask, Response, request
 from flask_socketio import SocketIO
 
@@ -9,6 +12,8 @@ from .api import bp, register_error_handlers
 from .config import Settings
 from .engine import load_engine
 from .ops import ops_bp, register_request_ids
+from .page import STATIC_DIR
+from .page import bp as page_bp
 from .realtime import register_realtime
 from .service import AsrService
 
@@ -17,7 +22,8 @@ def create_app(settings: Settings | None = None, service: AsrService | None = No
     """Build the Flask app and its Socket.IO server around `service` (models load elsewhere)."""
     settings = settings or Settings.from_env()
     service = service or _default_service(settings)
-    app = Flask(__name__)
+    # The recorder page's assets are the app's static folder (/static/...), found from the package.
+    app = Flask(__name__, static_folder=str(STATIC_DIR), static_url_path="/static")
     # Werkzeug rejects a larger body from Content-Length (or while streaming) before reading it.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes
     app.config["JSON_AS_ASCII"] = False
@@ -27,16 +33,16 @@ def create_app(settings: Settings | None = None, service: AsrService | None = No
     register_request_ids(app)
     app.register_blueprint(bp)
     app.register_blueprint(ops_bp)
+    app.register_blueprint(page_bp)
     register_error_handlers(app)
     _allow_cors(app, settings.cors_origins)
-    origins: str | list[str] = list(settings.cors_origins) if settings.cors_origins else []
     # async_handlers=False: each client's events run in order on its own connection thread, so audio
     # frames reach the session in the order they were sent; handlers only queue work, never block on it.
     socketio = SocketIO(
         app,
         async_mode="threading",
         async_handlers=False,
-        cors_allowed_origins=origins or None,
+        cors_allowed_origins=_socketio_origins(settings.cors_origins),
         max_http_buffer_size=max(settings.max_frame_bytes * 4, 1_000_000),
         # several processes: every emit goes through Redis, so any process reaches any client
         message_queue=settings.redis_url,
@@ -68,3 +74,25 @@ def _allow_cors(app: Flask, origins: tuple[str, ...]) -> None:
             )
             response.headers["Access-Control-Allow-Methods"] = "GET, POST, DELETE, OPTIONS"
         return response
+
+
+def _socketio_origins(origins: tuple[str, ...]) -> str | Callable[[str, Mapping[str, Any]], bool] | None:
+    """Browser origins allowed to open Socket.IO: the service's own (its recorder page) plus the listed."""
+    if not origins:
+        return None  # python-engineio's default: the service's own origin only
+    if "*" in origins:
+        return "*"
+
+    def allowed(origin: str, environ: Mapping[str, Any]) -> bool:
+        # A list alone would lock out the page at `/`, served from the service's own origin.
+        return origin in origins or origin in _own_origins(environ)
+
+    return allowed
+
+
+def _own_origins(environ: Mapping[str, Any]) -> set[str]:
+    """The origin a request was addressed to, directly and as a reverse proxy forwarded it."""
+    scheme, host = environ.get("wsgi.url_scheme", "http"), environ.get("HTTP_HOST", "")
+    forwarded_scheme = str(environ.get("HTTP_X_FORWARDED_PROTO", scheme)).split(",")[0].strip()
+    forwarded_host = str(environ.get("HTTP_X_FORWARDED_HOST", host)).split(",")[0].strip()
+    return {f"{scheme}://{host}", f"{forwarded_scheme}://{forwarded_host}"}

@@ -1,0 +1,89 @@
+// The result view shared by both tabs: text, clickable sentences that play their span, downloads.
+
+import { clock, toSrt, toTxt, toVtt } from "./transcript-formats.js";
+
+const $ = (id) => document.getElementById(id);
+
+/** Let the browser save `blob` as `filename`. */
+export function saveBlob(blob, filename) {
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(blob);
+  link.download = filename;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 60_000); // the download may start a moment later
+}
+
+export class ResultView {
+  constructor() {
+    this.result = null;
+    this.audioUrl = null;
+    this.stopAt = Infinity;
+    this.player = $("player");
+    this.player.addEventListener("timeupdate", () => {
+      if (this.player.currentTime >= this.stopAt) this.player.pause();
+    });
+    this.player.addEventListener("pause", () => this.#markPlaying(null));
+    $("download-txt").onclick = () => this.#download("txt", toTxt(this.result.sentences, this.result.text));
+    $("download-srt").onclick = () => this.#download("srt", toSrt(this.result.sentences));
+    $("download-vtt").onclick = () => this.#download("vtt", toVtt(this.result.sentences));
+    $("download-wav").onclick = () => this.result.wav && saveBlob(this.result.wav, `${this.result.name}.wav`);
+  }
+
+  hide() {
+    $("result").hidden = true;
+  }
+
+  /**
+   * Show a result: {text, sentences: [{text, start_ms, end_ms}], durationMs, name, audio: Blob|null,
+   * wav: Blob|null}. `audio` is what the sentences play from; `wav` is offered as a download.
+   */
+  show(result) {
+    this.result = result;
+    $("result-text").textContent = result.text || "（没有识别到语音 no speech recognised）";
+    $("result-meta").textContent = `${(result.durationMs / 1000).toFixed(1)} s · ${result.sentences.length} 句 sentences`;
+    $("sentences").replaceChildren(...result.sentences.map((s, i) => this.#sentenceItem(s, i)));
+    if (this.audioUrl) URL.revokeObjectURL(this.audioUrl);
+    this.audioUrl = result.audio ? URL.createObjectURL(result.audio) : null;
+    this.player.hidden = !this.audioUrl;
+    if (this.audioUrl) this.player.src = this.audioUrl;
+    else this.player.removeAttribute("src");
+    $("download-wav").hidden = !result.wav;
+    $("result").hidden = false;
+  }
+
+  #sentenceItem(sentence, index) {
+    const item = document.createElement("li");
+    item.dataset.index = String(index);
+    item.dataset.startMs = String(sentence.start_ms);
+    item.dataset.endMs = String(sentence.end_ms);
+    const time = document.createElement("time");
+    time.textContent = `${clock(sentence.start_ms, ".")} – ${clock(sentence.end_ms, ".")}`;
+    item.append(time, document.createTextNode(sentence.text));
+    item.onclick = () => this.play(index);
+    return item;
+  }
+
+  /** Play one sentence's span of the audio. */
+  play(index) {
+    const sentence = this.result?.sentences[index];
+    if (!sentence || !this.audioUrl) return;
+    this.stopAt = sentence.end_ms / 1000;
+    this.player.currentTime = sentence.start_ms / 1000;
+    this.#markPlaying(index);
+    // play() rejects when a later click interrupts it; that is expected, not an error.
+    this.player.play().catch(() => {});
+  }
+
+  #markPlaying(index) {
+    for (const item of $("sentences").children) {
+      item.classList.toggle("playing", item.dataset.index === String(index));
+    }
+  }
+
+  #download(extension, text) {
+    if (!this.result) return;
+    saveBlob(new Blob([text], { type: "text/plain;charset=utf-8" }), `${this.result.name}.${extension}`);
+  }
+}
