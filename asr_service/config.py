@@ -56,6 +56,13 @@ def _positive_int(raw: str) -> int:
     return value
 
 
+def _non_negative_int(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise ValueError("must be 0 or a positive integer")
+    return value
+
+
 def _positive_float(raw: str) -> float:
     value = float(raw)
     if not value > 0:
@@ -142,6 +149,7 @@ class Settings:
     default_language: str = "auto"
     use_itn: bool = True
     offline_batch_size: int = 8
+    streaming_lanes: int = 0  # 0: one per CPU core's worth of ASR_THREADS on CPU, 1 on a GPU
     warmup: bool = True
     log_level: str = "INFO"
     log_format: str = "text"
@@ -216,6 +224,7 @@ class Settings:
             default_language=_parse("ASR_LANGUAGE", e, d.default_language, _language),
             use_itn=_parse("ASR_USE_ITN", e, d.use_itn, _bool),
             offline_batch_size=_parse("ASR_OFFLINE_BATCH", e, d.offline_batch_size, _positive_int),
+            streaming_lanes=_parse("ASR_STREAMING_LANES", e, d.streaming_lanes, _non_negative_int),
             warmup=_parse("ASR_WARMUP", e, d.warmup, _bool),
             log_level=(_env("ASR_LOG_LEVEL", e) or d.log_level).upper(),
             log_format=_parse("ASR_LOG_FORMAT", e, d.log_format, _log_format),

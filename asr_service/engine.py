@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -11,7 +12,7 @@ from .handoff import HandoffStore, SharedData
 from .pipeline import OfflinePipeline
 from .results import ResultStore
 from .roles import Punctuator, SpeechDetector, SpeechRecognizer, StreamingDetector, StreamingRecognizer
-from .scheduler import ModelWorker, OnWorker, Priority, ScheduledDetector, ScheduledRecognizer
+from .scheduler import Lanes, ModelWorker, OnWorker, Priority, ScheduledDetector, ScheduledRecognizer
 from .sessions import SessionRegistry
 from .spool import RecordingStore
 from .streaming import LiveModels, RecordingSession, SessionLimits
@@ -29,6 +30,8 @@ class ModelRoles:
     streaming_vad: StreamingDetector
     streaming: StreamingRecognizer
     punc: Punctuator
+    # more handles on the streaming model, so live streams can run side by side (see Lanes)
+    more_streaming: list[StreamingRecognizer] = field(default_factory=list)
 
 
 @dataclass
@@ -75,9 +78,13 @@ def build_engine(
         max_sentence_ms=int(settings.max_sentence_s * 1000),
         clips_per_call=settings.offline_batch_size,
     )
+    lanes = [OnWorker(roles.streaming, workers["streaming"], Priority.REALTIME)]
+    for number, model in enumerate(roles.more_streaming, start=2):
+        workers[f"streaming-{number}"] = ModelWorker(f"streaming-{number}")
+        lanes.append(OnWorker(model, workers[f"streaming-{number}"], Priority.REALTIME))
     live = LiveModels(
         vad=OnWorker(roles.streaming_vad, workers["live-vad"], Priority.REALTIME),
-        asr=OnWorker(roles.streaming, workers["streaming"], Priority.REALTIME),
+        asr=Lanes(lanes),
         punc=OnWorker(roles.punc, workers["punc"], Priority.REALTIME),
         offline=OnWorker(roles.offline, workers["offline"], Priority.SECOND_PASS),
     )
@@ -112,6 +119,15 @@ def load_engine(
     return engine_from_models(settings, funasr_models.load_models(settings), recordings, results, corrector)
 
 
+def streaming_lane_count(settings: Settings, device: str) -> int:
+    """ASR_STREAMING_LANES, or by default as many as the CPU cores hold at ASR_THREADS each (1 on a GPU)."""
+    if settings.streaming_lanes:
+        return settings.streaming_lanes
+    if device != "cpu":
+        return 1
+    return max(1, (os.cpu_count() or 1) // settings.threads)
+
+
 def engine_from_models(
     settings: Settings,
     loaded: ModelSet,
@@ -123,6 +139,7 @@ def engine_from_models(
     from . import models as funasr_models
 
     offline = loaded.loaded["offline"]
+    streams = loaded.streaming_lanes(streaming_lane_count(settings, loaded.device))
     roles = ModelRoles(
         vad=funasr_models.FunasrVad(loaded.loaded["vad"].model),
         # Padded batches only pay off on a GPU; on CPU one clip at a time is as fast and exact.
@@ -131,8 +148,9 @@ def engine_from_models(
         ),
         # live sessions get their own VAD instance (it is tiny), so a long upload never delays them
         streaming_vad=funasr_models.FsmnStreamingVad(loaded.second_vad()),
-        streaming=funasr_models.ParaformerStreaming(loaded.loaded["streaming"].model),
+        streaming=funasr_models.ParaformerStreaming(streams[0]),
         punc=funasr_models.RealtimePunctuator(loaded.loaded["punc"].model),
+        more_streaming=[funasr_models.ParaformerStreaming(m) for m in streams[1:]],
     )
     return build_engine(
         settings, roles, recordings, results, offline.path.name, loaded.device, loaded.describe(), corrector

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import ctypes
 import ctypes.util
 import io
@@ -73,6 +74,16 @@ class ModelSet:
     device: str
     threads: int
     loaded: dict[str, LoadedModel] = field(default_factory=dict)
+
+    def streaming_lanes(self, count: int) -> list[Any]:
+        """`count` handles on the streaming model that share its weights but not its call state.
+
+        AutoModel keeps each call's arguments on the instance, so two threads must never share
+        one; a shallow copy gets its own arguments while the weights (read-only at inference)
+        stay in memory once.
+        """
+        first = self.loaded["streaming"].model
+        return [first] + [copy.copy(first) for _ in range(count - 1)]
 
     def second_vad(self) -> Any:
         """Another instance of the VAD model (it is small), for a second worker to own."""

@@ -1,4 +1,4 @@
-"""Inference workers: one thread owns each model and runs its jobs by priority, then arrival."""
+"""Inference workers: one thread owns each model and runs its jobs by priority, then arrival; lanes."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, Generic, TypeVar
@@ -129,3 +130,38 @@ class OnWorker(Generic[M]):
     def submit(self, fn: Callable[[M], T]) -> Future[T]:
         """Queue `fn(model)` on the worker without waiting."""
         return self._worker.submit(lambda: fn(self._model), self._priority)
+
+
+class Lanes(Generic[M]):
+    """Copies of one model, each on its own worker; a live stream leases one lane for its whole life.
+
+    One worker runs one call at a time, so a single streaming model serves about 1 / (chunk time /
+    600 ms) streams however many cores there are; lanes let streams run side by side.
+    """
+
+    def __init__(self, lanes: Sequence[OnWorker[M]]) -> None:
+        if not lanes:
+            raise ValueError("at least one lane is needed")
+        self._lanes = list(lanes)
+        self._users = [0] * len(self._lanes)
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._lanes)
+
+    @contextmanager
+    def lease(self) -> Iterator[OnWorker[M]]:
+        """The lane with the fewest streams right now, held until the block ends."""
+        with self._lock:
+            index = min(range(len(self._lanes)), key=self._users.__getitem__)
+            self._users[index] += 1
+        try:
+            yield self._lanes[index]
+        finally:
+            with self._lock:
+                self._users[index] -= 1
+
+    def users(self) -> list[int]:
+        """Streams on each lane."""
+        with self._lock:
+            return list(self._users)

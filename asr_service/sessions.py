@@ -283,8 +283,11 @@ class SessionRegistry:
             except SessionError:
                 continue  # live elsewhere, or nothing left to finish
             if session is not None:
-                log.info("session %s: not resumed within %.0f s of its process stopping: finalising",
-                         state.session_id, self._grace_s)
+                log.info(
+                    "session %s: not resumed within %.0f s of its process stopping: finalising",
+                    state.session_id,
+                    self._grace_s,
+                )
                 session.stop()
                 taken += 1
         return taken

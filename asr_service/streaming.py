@@ -8,8 +8,9 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -23,7 +24,7 @@ from .logs import set_session_id
 from .pipeline import Sentence
 from .results import ResultStore, token_digest
 from .roles import Punctuator, Span, SpeechRecognizer, StreamingDetector, StreamingRecognizer
-from .scheduler import OnWorker
+from .scheduler import Lanes, OnWorker
 from .segments import SAMPLE_RATE, join_texts, split_long_spans
 from .spool import AudioSpool, RecordingStore
 
@@ -70,12 +71,21 @@ class SessionLimits:
 
 @dataclass
 class LiveModels:
-    """The models a live session uses, each behind its worker."""
+    """The models a live session uses, each behind its worker (the streaming model maybe in lanes)."""
 
     vad: OnWorker[StreamingDetector]
-    asr: OnWorker[StreamingRecognizer]
+    asr: OnWorker[StreamingRecognizer] | Lanes[StreamingRecognizer]
     punc: OnWorker[Punctuator]
     offline: OnWorker[SpeechRecognizer]
+
+    @contextmanager
+    def asr_lane(self) -> Iterator[OnWorker[StreamingRecognizer]]:
+        """The streaming model for one stream, leased for as long as the block runs."""
+        if isinstance(self.asr, Lanes):
+            with self.asr.lease() as lane:
+                yield lane
+        else:
+            yield self.asr
 
 
 @dataclass
@@ -209,8 +219,11 @@ class RecordingSession:
                         f"the server could not store this audio frame ({exc.strerror}); "
                         "resend it from received_bytes of resume_result later",
                     ) from exc
+                before = self._received
                 self._received += len(pcm) // 2
-                self._inbox.put(self._received)
+                # the first pass works in whole VAD chunks, so waking its thread more often is wasted
+                if self._received // VAD_CHUNK != before // VAD_CHUNK:
+                    self._inbox.put(self._received)
             self._carry = carry  # only once the frame is kept, so received_bytes stays exact
             if too_long:
                 self._stop_locked()
@@ -234,6 +247,7 @@ class RecordingSession:
     def _stop_locked(self) -> None:
         self.state = SessionState.FINALIZING
         self._stopped_at = time.monotonic()
+        self._inbox.put(self._received)  # the audio since the last whole VAD chunk
         self._inbox.put(_STOP)
 
     def adopt(self, options: SessionOptions) -> None:
@@ -332,26 +346,10 @@ class RecordingSession:
     def _run(self) -> None:
         set_session_id(self.session_id)
         try:
-            processor = _FirstPass(self)
-            done = 0
-            while True:
-                item = self._inbox.get()
-                if isinstance(item, _Stop):
-                    break
-                if isinstance(item, _Recognised):
-                    self.hand_over_segments()
-                    continue
-                if isinstance(item, _HandOff):
-                    processor.abandon()
-                    self._close_spool()
-                    return
-                while done < item:
-                    block = min(item, done + READ_BLOCK_SAMPLES)
-                    processor.push(self._spool_read(done, block))
-                    done = block
-                if done >= self._replay_to:
-                    self._caught_up.set()
-            processor.finish()
+            with self._models.asr_lane() as asr:  # the lane is free again once the audio is done
+                handed_off = self._first_pass(_FirstPass(self, asr))
+            if handed_off:
+                return
             self._caught_up.set()
             self._emit(
                 "recording_stopped",
@@ -374,6 +372,29 @@ class RecordingSession:
         finally:
             self._caught_up.set()
             self._on_done(self)
+
+    def _first_pass(self, processor: _FirstPass) -> bool:
+        """Run the audio through the first pass until stop (then flush) or hand-off (True)."""
+        done = 0
+        while True:
+            item = self._inbox.get()
+            if isinstance(item, _Stop):
+                break
+            if isinstance(item, _Recognised):
+                self.hand_over_segments()
+                continue
+            if isinstance(item, _HandOff):
+                processor.abandon()
+                self._close_spool()
+                return True
+            while done < item:
+                block = min(item, done + READ_BLOCK_SAMPLES)
+                processor.push(self._spool_read(done, block))
+                done = block
+            if done >= self._replay_to:
+                self._caught_up.set()
+        processor.finish()
+        return False
 
     def _finalize(self) -> None:
         live = self._live
@@ -499,9 +520,10 @@ class _LiveTranscript:
 class _FirstPass:
     """Feeds VAD and Paraformer their fixed-size chunks in time order, whatever the frame sizes."""
 
-    def __init__(self, session: RecordingSession) -> None:
+    def __init__(self, session: RecordingSession, asr: OnWorker[StreamingRecognizer]) -> None:
         self._s = session
         self._m = session._models
+        self._asr = asr  # this stream's lane of the streaming model
         self._live = session._live
         self._vad_cache: dict[str, object] = {}
         self._asr_cache: dict[str, object] = {}
@@ -617,7 +639,7 @@ class _FirstPass:
 
     def _asr_step(self, chunk: np.ndarray, final: bool, position: int) -> None:
         started = time.monotonic()
-        text = self._m.asr.run(lambda m: m.step(chunk, self._asr_cache, final))
+        text = self._asr.run(lambda m: m.step(chunk, self._asr_cache, final))
         metrics.observe_stage("first_pass_chunk", time.monotonic() - started)
         metrics.add_audio("live", len(chunk) / SAMPLE_RATE)
         self._live.raw_text += text

@@ -130,7 +130,8 @@ def service_runs(
             "live during upload",
             scenarios.live_during_upload(server, speech, during, plan.short_s, plan.long_upload_s),
         )
-        runs["soak"] = log("soak", scenarios.soak(server, speech, plan.soak_slots, plan.soak_minutes))
+        slots = min(plan.soak_slots, max(1, runs["capacity"]["capacity"]))  # a soak within capacity
+        runs["soak"] = log("soak", scenarios.soak(server, speech, slots, plan.soak_minutes))
     finally:
         stop_server(server)
     return runs

@@ -176,7 +176,9 @@ def test_compose_replicas_share_data_and_the_message_queue() -> None:
     services = compose()["services"]
     one, two = services["asr-1"], services["asr-2"]
     assert [v for v in one["volumes"] if ":/data" in v] == [v for v in two["volumes"] if ":/data" in v]
-    assert one["environment"]["ASR_REDIS_URL"] == two["environment"]["ASR_REDIS_URL"] == "redis://redis:6379/0"
+    assert (
+        one["environment"]["ASR_REDIS_URL"] == two["environment"]["ASR_REDIS_URL"] == "redis://redis:6379/0"
+    )
     assert "--save" in services["redis"]["command"]
 
 

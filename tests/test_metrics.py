@@ -52,7 +52,8 @@ def test_an_upload_moves_the_upload_metrics(client: FlaskClient, speech_wav: Pat
     )
     assert response.status_code == 200
     bad = client.post(
-        "/api/asr/transcribe", data={"file": (io.BytesIO(b"not audio" * 50), "x.wav")},
+        "/api/asr/transcribe",
+        data={"file": (io.BytesIO(b"not audio" * 50), "x.wav")},
         content_type="multipart/form-data",
     )
     assert bad.status_code == 415
@@ -67,9 +68,10 @@ def test_an_upload_moves_the_upload_metrics(client: FlaskClient, speech_wav: Pat
         assert _value(after, "asr_stage_latency_seconds_count", stage=stage) > _value(
             before, "asr_stage_latency_seconds_count", stage=stage
         )
-    assert _value(after, "asr_decode_failures_total", code="unsupported_media") == _value(
-        before, "asr_decode_failures_total", code="unsupported_media"
-    ) + 1
+    assert (
+        _value(after, "asr_decode_failures_total", code="unsupported_media")
+        == _value(before, "asr_decode_failures_total", code="unsupported_media") + 1
+    )
     assert _value(after, "asr_queue_wait_seconds_count", worker="offline", priority="background") > 0
 
 
@@ -97,9 +99,10 @@ def test_a_live_recording_moves_the_session_metrics(
         before, "asr_stage_latency_seconds_count", stage="first_pass_chunk"
     )
     assert chunks == len(pcm) // (2 * 9600) + 1  # every 600 ms chunk plus the final flush
-    assert _value(after, "asr_stage_latency_seconds_count", stage="final") == _value(
-        before, "asr_stage_latency_seconds_count", stage="final"
-    ) + 1
+    assert (
+        _value(after, "asr_stage_latency_seconds_count", stage="final")
+        == _value(before, "asr_stage_latency_seconds_count", stage="final") + 1
+    )
     assert _value(after, "asr_stage_latency_seconds_count", stage="second_pass") > _value(
         before, "asr_stage_latency_seconds_count", stage="second_pass"
     )
@@ -168,7 +171,9 @@ def test_request_ids_are_echoed_generated_and_logged(client: FlaskClient) -> Non
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     requests_logged = [line for line in lines if line["msg"].startswith("GET /api/asr/formats -> 200")]
     assert [line["request_id"] for line in requests_logged] == [
-        "req-7.a:b", generated, after.headers["X-Request-ID"]
+        "req-7.a:b",
+        generated,
+        after.headers["X-Request-ID"],
     ]
 
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile as sf
 import torch
 
 from asr_service import models
@@ -206,3 +209,31 @@ def test_realtime_punctuation_survives_the_inputs_funasr_crashes_on(model_set: m
         == "今天我们开会讨论备份演练的安排"
     )
     assert punctuator.punctuate("好", cache)  # a lone token is fine once the cache holds context
+
+
+def _stream_texts(lane: models.ParaformerStreaming, audio: np.ndarray) -> list[str]:
+    cache: dict[str, object] = {}
+    chunks = [audio[i : i + 9600] for i in range(0, len(audio), 9600)]
+    return [lane.step(c, cache, is_final=n == len(chunks) - 1) for n, c in enumerate(chunks)]
+
+
+def test_streaming_lanes_share_weights_and_run_side_by_side_exactly(
+    model_set: models.ModelSet, speech_wav: Path
+) -> None:
+    audio, _ = sf.read(speech_wav, dtype="float32")
+    halves = [audio[: len(audio) // 2], audio[len(audio) // 2 :]]
+    first, second = model_set.streaming_lanes(2)
+    assert first.model is second.model and first is not second
+    alone = [_stream_texts(models.ParaformerStreaming(first), h) for h in halves]
+    lanes = [models.ParaformerStreaming(first), models.ParaformerStreaming(second)]
+    together: list[list[str]] = [[], []]
+    threads = [
+        threading.Thread(target=lambda i=i: together[i].extend(_stream_texts(lanes[i], halves[i])))
+        for i in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert together == alone
+    assert any(t for texts in alone for t in texts)  # the model did produce text to compare

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from asr_service.scheduler import ModelWorker, Priority
+from asr_service.scheduler import Lanes, ModelWorker, OnWorker, Priority
 
 
 def test_jobs_run_by_priority_then_arrival() -> None:
@@ -63,3 +63,20 @@ def test_a_failing_job_reaches_its_caller_and_the_worker_goes_on() -> None:
     worker.stop()
     with pytest.raises(RuntimeError, match="stopped"):
         worker.submit(lambda: 1, Priority.REALTIME)
+
+
+def test_lanes_give_each_stream_the_least_used_lane_and_take_it_back() -> None:
+    worker = ModelWorker("lanes")
+    try:
+        lanes = Lanes([OnWorker("a", worker, Priority.REALTIME), OnWorker("b", worker, Priority.REALTIME)])
+        with lanes.lease() as one, lanes.lease() as two:
+            assert {one.run(lambda m: m), two.run(lambda m: m)} == {"a", "b"}
+            assert lanes.users() == [1, 1]
+            with lanes.lease() as three:
+                assert three.run(lambda m: m) == "a"
+                assert lanes.users() == [2, 1]
+        assert lanes.users() == [0, 0]
+        with pytest.raises(ValueError):
+            Lanes([])
+    finally:
+        worker.stop()
