@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import queue
 import threading
 import time
@@ -47,8 +48,9 @@ class _Job:
 class ModelWorker:
     """A thread that owns one model: FunASR instances must never run two calls at once."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, nice: int = 0) -> None:
         self.name = name
+        self.nice = nice
         self._queue: queue.PriorityQueue[_Job] = queue.PriorityQueue()
         self._seq = itertools.count()
         self._stopped = threading.Event()
@@ -79,6 +81,8 @@ class ModelWorker:
         self._thread.join(timeout=30)
 
     def _loop(self) -> None:
+        if self.nice:
+            _lower_thread_priority(self.name, self.nice)
         while True:
             job = self._queue.get()
             if not job.future.set_running_or_notify_cancel():
@@ -93,6 +97,14 @@ class ModelWorker:
                 job.future.set_exception(exc)
             if self._stopped.is_set() and self._queue.empty():
                 return
+
+
+def _lower_thread_priority(name: str, nice: int) -> None:
+    """Let the kernel run this thread only when live work leaves a core free (Linux threads have own nice)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+    except (AttributeError, OSError) as exc:  # not Linux, or not allowed: runs at normal priority
+        log.info("model worker %s keeps normal CPU priority (%s)", name, exc)
 
 
 class ScheduledDetector:
