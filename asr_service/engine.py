@@ -32,8 +32,6 @@ class ModelRoles:
     punc: Punctuator
     # more handles on the streaming model, so live streams can run side by side (see Lanes)
     more_streaming: list[StreamingRecognizer] = field(default_factory=list)
-    # a handle on the offline model for uploads alone (None: uploads share the second pass's worker)
-    upload_offline: SpeechRecognizer | None = None
 
 
 @dataclass
@@ -62,9 +60,6 @@ class Engine:
             worker.stop()
 
 
-UPLOAD_NICE = 10  # CFS weight about a tenth of a live worker's when both want the same core
-
-
 def build_engine(
     settings: Settings,
     roles: ModelRoles,
@@ -76,19 +71,10 @@ def build_engine(
     corrector: Corrector | None = None,
 ) -> Engine:
     """Give each model its own worker thread and wire the pipelines to them; live results use `corrector`."""
-    workers = {name: ModelWorker(name) for name in ("live-vad", "offline", "streaming", "punc")}
-    # Uploads get their own (shared-weight) offline model on workers the kernel runs only when live
-    # work leaves a core free, so a long file cannot slow live partials down.
-    workers["vad"] = ModelWorker("vad", nice=UPLOAD_NICE)
-    upload_offline = roles.offline
-    if roles.upload_offline is not None:
-        workers["offline-upload"] = ModelWorker("offline-upload", nice=UPLOAD_NICE)
-        upload_offline = roles.upload_offline
+    workers = {name: ModelWorker(name) for name in ("vad", "live-vad", "offline", "streaming", "punc")}
     pipeline = OfflinePipeline(
         ScheduledDetector(roles.vad, workers["vad"], Priority.BACKGROUND),
-        ScheduledRecognizer(
-            upload_offline, workers.get("offline-upload", workers["offline"]), Priority.BACKGROUND
-        ),
+        ScheduledRecognizer(roles.offline, workers["offline"], Priority.BACKGROUND),
         max_sentence_ms=int(settings.max_sentence_s * 1000),
         clips_per_call=settings.offline_batch_size,
     )
@@ -153,7 +139,7 @@ def engine_from_models(
     from . import models as funasr_models
 
     offline = loaded.loaded["offline"]
-    streams = loaded.handles("streaming", streaming_lane_count(settings, loaded.device))
+    streams = loaded.streaming_lanes(streaming_lane_count(settings, loaded.device))
     roles = ModelRoles(
         vad=funasr_models.FunasrVad(loaded.loaded["vad"].model),
         # Padded batches only pay off on a GPU; on CPU one clip at a time is as fast and exact.
@@ -165,10 +151,6 @@ def engine_from_models(
         streaming=funasr_models.ParaformerStreaming(streams[0]),
         punc=funasr_models.RealtimePunctuator(loaded.loaded["punc"].model),
         more_streaming=[funasr_models.ParaformerStreaming(m) for m in streams[1:]],
-        upload_offline=funasr_models.SenseVoiceRecognizer(
-            loaded.handles("offline", 2)[1],
-            settings.offline_batch_size if loaded.device.startswith("cuda") else 1,
-        ),
     )
     return build_engine(
         settings, roles, recordings, results, offline.path.name, loaded.device, loaded.describe(), corrector

@@ -75,14 +75,14 @@ class ModelSet:
     threads: int
     loaded: dict[str, LoadedModel] = field(default_factory=dict)
 
-    def handles(self, role: str, count: int) -> list[Any]:
-        """`count` handles on a role's model that share its weights but not its call state.
+    def streaming_lanes(self, count: int) -> list[Any]:
+        """`count` handles on the streaming model that share its weights but not its call state.
 
         AutoModel keeps each call's arguments on the instance, so two threads must never share
         one; a shallow copy gets its own arguments while the weights (read-only at inference)
         stay in memory once.
         """
-        first = self.loaded[role].model
+        first = self.loaded["streaming"].model
         return [first] + [copy.copy(first) for _ in range(count - 1)]
 
     def second_vad(self) -> Any:

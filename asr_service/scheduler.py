@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import os
 import queue
 import threading
 import time
@@ -48,9 +47,8 @@ class _Job:
 class ModelWorker:
     """A thread that owns one model: FunASR instances must never run two calls at once."""
 
-    def __init__(self, name: str, nice: int = 0) -> None:
+    def __init__(self, name: str) -> None:
         self.name = name
-        self.nice = nice
         self._queue: queue.PriorityQueue[_Job] = queue.PriorityQueue()
         self._seq = itertools.count()
         self._stopped = threading.Event()
@@ -81,8 +79,6 @@ class ModelWorker:
         self._thread.join(timeout=30)
 
     def _loop(self) -> None:
-        if self.nice:
-            _lower_thread_priority(self.name, self.nice)
         while True:
             job = self._queue.get()
             if not job.future.set_running_or_notify_cancel():
@@ -97,14 +93,6 @@ class ModelWorker:
                 job.future.set_exception(exc)
             if self._stopped.is_set() and self._queue.empty():
                 return
-
-
-def _lower_thread_priority(name: str, nice: int) -> None:
-    """Let the kernel run this thread only when live work leaves a core free (Linux threads have own nice)."""
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
-    except (AttributeError, OSError) as exc:  # not Linux, or not allowed: runs at normal priority
-        log.info("model worker %s keeps normal CPU priority (%s)", name, exc)
 
 
 class ScheduledDetector:

@@ -222,7 +222,7 @@ def test_streaming_lanes_share_weights_and_run_side_by_side_exactly(
 ) -> None:
     audio, _ = sf.read(speech_wav, dtype="float32")
     halves = [audio[: len(audio) // 2], audio[len(audio) // 2 :]]
-    first, second = model_set.handles("streaming", 2)
+    first, second = model_set.streaming_lanes(2)
     assert first.model is second.model and first is not second
     alone = [_stream_texts(models.ParaformerStreaming(first), h) for h in halves]
     lanes = [models.ParaformerStreaming(first), models.ParaformerStreaming(second)]

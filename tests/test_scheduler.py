@@ -80,19 +80,3 @@ def test_lanes_give_each_stream_the_least_used_lane_and_take_it_back() -> None:
             Lanes([])
     finally:
         worker.stop()
-
-
-def test_a_niced_worker_runs_its_jobs_at_lower_cpu_priority() -> None:
-    import os
-
-    normal, niced = ModelWorker("normal"), ModelWorker("niced", nice=10)
-    try:
-
-        def own_nice() -> int:
-            return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-
-        base = normal.call(own_nice, Priority.REALTIME)
-        assert niced.call(own_nice, Priority.BACKGROUND) == min(base + 10, 19)
-    finally:
-        normal.stop()
-        niced.stop()
