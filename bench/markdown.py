@@ -145,7 +145,7 @@ def uploads_and_soak(report: dict[str, Any]) -> str:
             ],
             ["2 uploads at once", f"{up['pair_wall_s']} s for both, {up['throughput_two']} audio s/s"],
             [
-                f"soak {report['plan']['soak_minutes']:g} min, {report['plan']['soak_slots']} clients",
+                f"soak {report['plan']['soak_minutes']:g} min, {soak.get('slots', '?')} clients",
                 f"{soak['recordings']} recordings, {soak['resumes']} resumed after a drop, "
                 f"{len(soak['errors'])} errors, "
                 f"{soak['disconnects']} disconnects, {soak['lost_ms']} ms lost, RSS {rss}",

@@ -53,7 +53,7 @@ class Plan:
     transport_streams: int
 
 
-QUICK = Plan("quick", 60, 0, 30, False, 2, 70, 1, 180, 1.5, 2, 8)
+QUICK = Plan("quick", 60, 0, 30, True, 2, 70, 1, 180, 1.5, 2, 8)
 FULL = Plan("full", 60, 30, 60, True, 4, 120, 3, 600, 30, 3, 20)
 
 

@@ -202,6 +202,7 @@ def soak(
     warm = samples[max(1, len(samples) // 10)]  # after the first tenth: models and caches warmed up
     summary = _streams_summary(figures)
     summary.update(
+        slots=slots,
         recordings=len(figures),
         resumes=sum(f.resumes for f in figures if isinstance(f, StreamFigures)),
         rss_mb=rss.samples,
