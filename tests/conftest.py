@@ -17,6 +17,7 @@ import requests
 from asr_service.config import Settings
 from asr_service.engine import Engine, engine_from_models
 from asr_service.models import ModelSet, load_models
+from asr_service.scheduler import ModelWorker
 from asr_service.service import AsrService, recording_store, result_store
 
 from . import speech_fixtures
@@ -73,6 +74,15 @@ def service(settings: Settings, engine: Engine) -> AsrService:
     svc = AsrService(settings, lambda: engine)
     svc.load()
     return svc
+
+
+@pytest.fixture
+def workers() -> Iterator[list[ModelWorker]]:
+    """Four model workers (VAD, ASR, punctuation, offline) for in-process sessions with fake models."""
+    made = [ModelWorker(n) for n in ("vad", "asr", "punc", "offline")]
+    yield made
+    for worker in made:
+        worker.stop()
 
 
 @pytest.fixture(scope="session")

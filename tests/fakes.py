@@ -7,7 +7,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from asr_service.roles import Span
+from asr_service.scheduler import ModelWorker, OnWorker, Priority
 from asr_service.segments import SAMPLE_RATE
+from asr_service.streaming import LiveModels
 
 
 class FixedDetector:
@@ -59,3 +61,13 @@ class PlainPunctuator:
 
     def punctuate(self, text: str, cache: dict[str, object]) -> str:
         return text
+
+
+def silent_live_models(worker: ModelWorker) -> LiveModels:
+    """Live models that hear no speech and no words, all on one worker."""
+    return LiveModels(
+        vad=OnWorker(NoSpeechStream(), worker, Priority.REALTIME),
+        asr=OnWorker(SilentStream(), worker, Priority.REALTIME),
+        punc=OnWorker(PlainPunctuator(), worker, Priority.REALTIME),
+        offline=OnWorker(LengthRecognizer(), worker, Priority.SECOND_PASS),
+    )

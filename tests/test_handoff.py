@@ -13,12 +13,12 @@ import pytest
 from asr_service.errors import SessionError
 from asr_service.handoff import HandoffStore, SharedData
 from asr_service.results import ResultStore, token_digest
-from asr_service.scheduler import ModelWorker, OnWorker, Priority
+from asr_service.scheduler import ModelWorker
 from asr_service.sessions import SessionRegistry, options_from_dict, options_to_dict
 from asr_service.spool import RecordingStore
-from asr_service.streaming import LiveModels, RecordingSession, SessionLimits, SessionOptions, SessionState
+from asr_service.streaming import RecordingSession, SessionLimits, SessionOptions, SessionState
 
-from .fakes import LengthRecognizer, NoSpeechStream, PlainPunctuator, SilentStream
+from .fakes import silent_live_models
 
 PCM_1S = b"\x01\x00" * 16000
 
@@ -37,12 +37,7 @@ class Events:
 
 
 def _registry(data: Path, worker: ModelWorker, grace_s: float = 60.0) -> SessionRegistry:
-    models = LiveModels(
-        vad=OnWorker(NoSpeechStream(), worker, Priority.REALTIME),
-        asr=OnWorker(SilentStream(), worker, Priority.REALTIME),
-        punc=OnWorker(PlainPunctuator(), worker, Priority.REALTIME),
-        offline=OnWorker(LengthRecognizer(), worker, Priority.SECOND_PASS),
-    )
+    models = silent_live_models(worker)
     recordings, results = RecordingStore(data / "recordings", 60), ResultStore(data / "results", 60)
     shared = SharedData(HandoffStore(data / "sessions", 60), recordings, results)
 

@@ -39,14 +39,6 @@ class SayingRecognizer:
 
 
 @pytest.fixture
-def workers() -> Iterator[list[ModelWorker]]:
-    made = [ModelWorker(n) for n in ("vad", "asr", "punc", "offline")]
-    yield made
-    for worker in made:
-        worker.stop()
-
-
-@pytest.fixture
 def llm() -> Iterator[FakeLlm]:
     server = FakeLlm(rewrite(lambda text: text.replace("段", "节")))
     yield server

@@ -10,23 +10,18 @@ import pytest
 
 from asr_service.errors import SessionError
 from asr_service.results import ResultStore
-from asr_service.scheduler import ModelWorker, OnWorker, Priority
+from asr_service.scheduler import ModelWorker
 from asr_service.sessions import SessionRegistry
 from asr_service.spool import RecordingStore
-from asr_service.streaming import LiveModels, RecordingSession, SessionLimits, SessionOptions, SessionState
+from asr_service.streaming import RecordingSession, SessionLimits, SessionOptions, SessionState
 
-from .fakes import LengthRecognizer, NoSpeechStream, PlainPunctuator, SilentStream
+from .fakes import silent_live_models
 
 
 @pytest.fixture
 def registry(tmp_path: Path) -> Iterator[SessionRegistry]:
     worker = ModelWorker("all")
-    models = LiveModels(
-        vad=OnWorker(NoSpeechStream(), worker, Priority.REALTIME),
-        asr=OnWorker(SilentStream(), worker, Priority.REALTIME),
-        punc=OnWorker(PlainPunctuator(), worker, Priority.REALTIME),
-        offline=OnWorker(LengthRecognizer(), worker, Priority.SECOND_PASS),
-    )
+    models = silent_live_models(worker)
     recordings, results = RecordingStore(tmp_path / "rec", 60), ResultStore(tmp_path / "res", 60)
     yield SessionRegistry(lambda: RecordingSession(models, recordings, results, SessionLimits()), 2, 10.0)
     worker.stop()

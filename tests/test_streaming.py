@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -64,14 +64,6 @@ class SlowRecognizer:
         self.calls += 1
         self.called.set()
         return [f"s{len(c) * 1000 // RATE}" for c in clips]
-
-
-@pytest.fixture
-def workers() -> Iterator[list[ModelWorker]]:
-    made = [ModelWorker(n) for n in ("vad", "asr", "punc", "offline")]
-    yield made
-    for worker in made:
-        worker.stop()
 
 
 def _session(
