@@ -150,6 +150,7 @@ class Settings:
     use_itn: bool = True
     offline_batch_size: int = 8
     streaming_lanes: int = 0  # 0: one per CPU core's worth of ASR_THREADS on CPU, 1 on a GPU
+    streaming_gather_ms: int = 150  # how long a streaming call waits for its lane's other streams
     warmup: bool = True
     log_level: str = "INFO"
     log_format: str = "text"
@@ -225,6 +226,9 @@ class Settings:
             use_itn=_parse("ASR_USE_ITN", e, d.use_itn, _bool),
             offline_batch_size=_parse("ASR_OFFLINE_BATCH", e, d.offline_batch_size, _positive_int),
             streaming_lanes=_parse("ASR_STREAMING_LANES", e, d.streaming_lanes, _non_negative_int),
+            streaming_gather_ms=_parse(
+                "ASR_STREAMING_GATHER_MS", e, d.streaming_gather_ms, _non_negative_int
+            ),
             warmup=_parse("ASR_WARMUP", e, d.warmup, _bool),
             log_level=(_env("ASR_LOG_LEVEL", e) or d.log_level).upper(),
             log_format=_parse("ASR_LOG_FORMAT", e, d.log_format, _log_format),

@@ -12,7 +12,15 @@ from .handoff import HandoffStore, SharedData
 from .pipeline import OfflinePipeline
 from .results import ResultStore
 from .roles import Punctuator, SpeechDetector, SpeechRecognizer, StreamingDetector, StreamingRecognizer
-from .scheduler import Lanes, ModelWorker, OnWorker, Priority, ScheduledDetector, ScheduledRecognizer
+from .scheduler import (
+    Lanes,
+    ModelWorker,
+    OnWorker,
+    Priority,
+    ScheduledDetector,
+    ScheduledRecognizer,
+    StepBatcher,
+)
 from .sessions import SessionRegistry
 from .spool import RecordingStore
 from .streaming import LiveModels, RecordingSession, SessionLimits
@@ -78,10 +86,11 @@ def build_engine(
         max_sentence_ms=int(settings.max_sentence_s * 1000),
         clips_per_call=settings.offline_batch_size,
     )
-    lanes = [OnWorker(roles.streaming, workers["streaming"], Priority.REALTIME)]
+    gather_s = settings.streaming_gather_ms / 1000
+    lanes = [StepBatcher(roles.streaming, workers["streaming"], Priority.REALTIME, gather_s=gather_s)]
     for number, model in enumerate(roles.more_streaming, start=2):
         workers[f"streaming-{number}"] = ModelWorker(f"streaming-{number}")
-        lanes.append(OnWorker(model, workers[f"streaming-{number}"], Priority.REALTIME))
+        lanes.append(StepBatcher(model, workers[f"streaming-{number}"], Priority.REALTIME, gather_s=gather_s))
     live = LiveModels(
         vad=OnWorker(roles.streaming_vad, workers["live-vad"], Priority.REALTIME),
         asr=Lanes(lanes),
@@ -120,12 +129,17 @@ def load_engine(
 
 
 def streaming_lane_count(settings: Settings, device: str) -> int:
-    """ASR_STREAMING_LANES, or by default as many as the CPU cores hold at ASR_THREADS each (1 on a GPU)."""
+    """ASR_STREAMING_LANES, or by default one per two CPU cores' worth of ASR_THREADS (1 on a GPU).
+
+    Streams on one lane share each weight pass (StepBatcher), which on CPU beats running them on
+    parallel lanes that compete for memory bandwidth; the other half of the cores is left to
+    VAD, punctuation, the second pass, uploads and the transport.
+    """
     if settings.streaming_lanes:
         return settings.streaming_lanes
     if device != "cpu":
         return 1
-    return max(1, (os.cpu_count() or 1) // settings.threads)
+    return max(1, (os.cpu_count() or 1) // (2 * settings.threads))
 
 
 def engine_from_models(

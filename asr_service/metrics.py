@@ -39,6 +39,12 @@ QUEUE_WAIT = Histogram(
     buckets=_WAIT_BUCKETS,
     registry=REGISTRY,
 )
+STREAM_BATCH = Histogram(
+    "asr_streaming_batch_streams",
+    "Live streams whose 600 ms chunks ran in one streaming-model call",
+    buckets=(1, 2, 3, 4, 6, 8, 12, 16, 24, 32),
+    registry=REGISTRY,
+)
 LLM_CALLS = Counter(
     "asr_llm_calls", "LLM correction calls, by outcome (ok, error)", ["outcome"], registry=REGISTRY
 )
@@ -79,6 +85,11 @@ def add_audio(stage: str, seconds: float) -> None:
 def observe_queue_wait(worker: str, priority: str, seconds: float) -> None:
     """Record how long a job waited before its model worker ran it."""
     QUEUE_WAIT.labels(worker=worker, priority=priority).observe(max(0.0, seconds))
+
+
+def observe_stream_batch(streams: int) -> None:
+    """Record how many streams one streaming-model call served."""
+    STREAM_BATCH.observe(streams)
 
 
 def record_llm_call(seconds: float, failure: str | None = None) -> None:

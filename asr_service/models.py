@@ -1,4 +1,4 @@
-"""FunASR model loading and the role implementations: the only module importing funasr, torch, modelscope."""
+"""FunASR model loading and the role implementations (with paraformer_batch, the only funasr/torch code)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ from funasr.utils.postprocess_utils import rich_transcription_postprocess
 
 from .config import Settings
 from .model_specs import MODEL_SPECS, ModelSpec
-from .roles import Span
+from .paraformer_batch import BatchedParaformer
+from .roles import Span, StreamStep
 
 log = logging.getLogger(__name__)
 
@@ -426,18 +427,26 @@ class ParaformerStreaming:
     def __init__(self, model: Any) -> None:
         self._model = model
         use_windowed_position_encoding(model)
+        self._batched = BatchedParaformer(model, self._options(), self._one)
+
+    def _options(self) -> dict[str, Any]:
+        return {
+            "chunk_size": list(self.CHUNK_SIZE),
+            "encoder_chunk_look_back": self.ENCODER_LOOK_BACK,
+            "decoder_chunk_look_back": self.DECODER_LOOK_BACK,
+        }
 
     def step(self, chunk: np.ndarray, cache: dict[str, object], is_final: bool) -> str:
         """See StreamingRecognizer.step."""
-        result = self._model.generate(
-            input=chunk,
-            cache=cache,
-            is_final=is_final,
-            chunk_size=list(self.CHUNK_SIZE),
-            encoder_chunk_look_back=self.ENCODER_LOOK_BACK,
-            decoder_chunk_look_back=self.DECODER_LOOK_BACK,
-        )
+        result = self._model.generate(input=chunk, cache=cache, is_final=is_final, **self._options())
         return str(result[0].get("text", "")) if result else ""
+
+    def step_many(self, steps: Sequence[StreamStep]) -> list[str]:
+        """See BatchStreamingRecognizer.step_many: streams due together share one encoder call."""
+        return self._batched.step_many(steps)
+
+    def _one(self, step: StreamStep) -> str:
+        return self.step(step.chunk, step.cache, step.is_final)
 
 
 class RealtimePunctuator:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -51,6 +51,24 @@ class StreamingRecognizer(Protocol):
 
     def step(self, chunk: np.ndarray, cache: dict[str, object], is_final: bool) -> str:
         """New text decoded from this chunk (may be empty)."""
+        ...
+
+
+@dataclass
+class StreamStep:
+    """One stream's next chunk for the streaming recognizer, with that stream's state."""
+
+    chunk: np.ndarray
+    cache: dict[str, object]
+    is_final: bool
+
+
+@runtime_checkable
+class BatchStreamingRecognizer(StreamingRecognizer, Protocol):
+    """A streaming recognizer that can run several streams' steps in one call."""
+
+    def step_many(self, steps: Sequence[StreamStep]) -> list[str]:
+        """What `step` would return for each, in order; each cache advances as with `step`."""
         ...
 
 

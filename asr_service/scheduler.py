@@ -1,4 +1,4 @@
-"""Inference workers: one thread owns each model and runs its jobs by priority, then arrival; lanes."""
+"""Model workers: one thread per model, jobs by priority then arrival; batched streaming steps; lanes."""
 
 from __future__ import annotations
 
@@ -17,7 +17,14 @@ from typing import Any, Generic, TypeVar
 import numpy as np
 
 from . import metrics
-from .roles import Span, SpeechDetector, SpeechRecognizer
+from .roles import (
+    BatchStreamingRecognizer,
+    Span,
+    SpeechDetector,
+    SpeechRecognizer,
+    StreamingRecognizer,
+    StreamStep,
+)
 
 T = TypeVar("T")
 M = TypeVar("M")
@@ -132,14 +139,94 @@ class OnWorker(Generic[M]):
         return self._worker.submit(lambda: fn(self._model), self._priority)
 
 
-class Lanes(Generic[M]):
-    """Copies of one model, each on its own worker; a live stream leases one lane for its whole life.
+class StepBatcher:
+    """The streaming model on its worker; steps of streams that are due together run as one call.
 
-    One worker runs one call at a time, so a single streaming model serves about 1 / (chunk time /
-    600 ms) streams however many cores there are; lanes let streams run side by side.
+    Streams on one worker would otherwise take turns (each step queues behind the other's), so a
+    call waits up to `gather_s` for the other streams using this batcher to bring their steps:
+    a little latency per chunk buys one weight pass for all of them. A lone stream never waits.
     """
 
-    def __init__(self, lanes: Sequence[OnWorker[M]]) -> None:
+    def __init__(
+        self,
+        model: StreamingRecognizer,
+        worker: ModelWorker,
+        priority: Priority,
+        max_streams: int = 16,
+        gather_s: float = 0.0,
+    ) -> None:
+        self._model, self._worker, self._priority = model, worker, priority
+        self._max, self._gather_s = max_streams, gather_s
+        self._pending: list[tuple[StreamStep, Future[str]]] = []
+        self._scheduled = False
+        self._streams = 0
+        self._ready = threading.Condition()
+
+    @contextmanager
+    def joined(self) -> Iterator[StepBatcher]:
+        """Count one stream as using this batcher for the block (calls wait only for those)."""
+        with self._ready:
+            self._streams += 1
+        try:
+            yield self
+        finally:
+            with self._ready:
+                self._streams -= 1
+                self._ready.notify_all()
+
+    def step(self, chunk: np.ndarray, cache: dict[str, object], is_final: bool) -> str:
+        """StreamingRecognizer.step for one stream, run on the worker (maybe beside other streams)."""
+        future: Future[str] = Future()
+        with self._ready:
+            if not self._scheduled:  # the queued call cannot start before this lock is released
+                self._worker.submit(self._run_pending, self._priority)  # raises once stopped
+                self._scheduled = True
+            self._pending.append((StreamStep(chunk, cache, is_final), future))
+            self._ready.notify_all()
+        return future.result()
+
+    def _run_pending(self) -> None:
+        deadline = time.monotonic() + self._gather_s
+        with self._ready:
+            while len(self._pending) < min(self._streams, self._max):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._ready.wait(left)
+            batch, self._pending = self._pending[: self._max], self._pending[self._max :]
+            if self._pending:
+                self._worker.submit(self._run_pending, self._priority)
+            else:
+                self._scheduled = False
+        metrics.observe_stream_batch(len(batch))
+        try:
+            texts = self._texts([step for step, _ in batch])
+        except Exception as exc:
+            # the call may have advanced some streams' caches already, so no stream can retry it
+            log.exception("streaming step of %d streams failed on worker %s", len(batch), self._worker.name)
+            for _, future in batch:
+                future.set_exception(exc)
+            return
+        for (_, future), text in zip(batch, texts, strict=True):
+            future.set_result(text)
+
+    def _texts(self, steps: list[StreamStep]) -> list[str]:
+        if len(steps) > 1 and isinstance(self._model, BatchStreamingRecognizer):
+            return self._model.step_many(steps)
+        return [self._model.step(s.chunk, s.cache, s.is_final) for s in steps]
+
+
+L = TypeVar("L")
+
+
+class Lanes(Generic[L]):
+    """Several workers for one model, each with its own handle; a live stream leases one for life.
+
+    One worker runs one call at a time; lanes let calls run side by side where the hardware gains
+    from it (several cores with memory bandwidth to spare, several GPUs' worth of work).
+    """
+
+    def __init__(self, lanes: Sequence[L]) -> None:
         if not lanes:
             raise ValueError("at least one lane is needed")
         self._lanes = list(lanes)
@@ -150,7 +237,7 @@ class Lanes(Generic[M]):
         return len(self._lanes)
 
     @contextmanager
-    def lease(self) -> Iterator[OnWorker[M]]:
+    def lease(self) -> Iterator[L]:
         """The lane with the fewest streams right now, held until the block ends."""
         with self._lock:
             index = min(range(len(self._lanes)), key=self._users.__getitem__)

@@ -23,8 +23,8 @@ from .errors import SessionError
 from .logs import set_session_id
 from .pipeline import Sentence
 from .results import ResultStore, token_digest
-from .roles import Punctuator, Span, SpeechRecognizer, StreamingDetector, StreamingRecognizer
-from .scheduler import Lanes, OnWorker
+from .roles import Punctuator, Span, SpeechRecognizer, StreamingDetector
+from .scheduler import Lanes, OnWorker, StepBatcher
 from .segments import SAMPLE_RATE, join_texts, split_long_spans
 from .spool import AudioSpool, RecordingStore
 
@@ -74,18 +74,19 @@ class LiveModels:
     """The models a live session uses, each behind its worker (the streaming model maybe in lanes)."""
 
     vad: OnWorker[StreamingDetector]
-    asr: OnWorker[StreamingRecognizer] | Lanes[StreamingRecognizer]
+    asr: StepBatcher | Lanes[StepBatcher]
     punc: OnWorker[Punctuator]
     offline: OnWorker[SpeechRecognizer]
 
     @contextmanager
-    def asr_lane(self) -> Iterator[OnWorker[StreamingRecognizer]]:
+    def asr_lane(self) -> Iterator[StepBatcher]:
         """The streaming model for one stream, leased for as long as the block runs."""
         if isinstance(self.asr, Lanes):
-            with self.asr.lease() as lane:
+            with self.asr.lease() as lane, lane.joined():
                 yield lane
         else:
-            yield self.asr
+            with self.asr.joined():
+                yield self.asr
 
 
 @dataclass
@@ -520,7 +521,7 @@ class _LiveTranscript:
 class _FirstPass:
     """Feeds VAD and Paraformer their fixed-size chunks in time order, whatever the frame sizes."""
 
-    def __init__(self, session: RecordingSession, asr: OnWorker[StreamingRecognizer]) -> None:
+    def __init__(self, session: RecordingSession, asr: StepBatcher) -> None:
         self._s = session
         self._m = session._models
         self._asr = asr  # this stream's lane of the streaming model
@@ -639,7 +640,7 @@ class _FirstPass:
 
     def _asr_step(self, chunk: np.ndarray, final: bool, position: int) -> None:
         started = time.monotonic()
-        text = self._asr.run(lambda m: m.step(chunk, self._asr_cache, final))
+        text = self._asr.step(chunk, self._asr_cache, final)
         metrics.observe_stage("first_pass_chunk", time.monotonic() - started)
         metrics.add_audio("live", len(chunk) / SAMPLE_RATE)
         self._live.raw_text += text

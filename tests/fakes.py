@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from asr_service.roles import Span
-from asr_service.scheduler import ModelWorker, OnWorker, Priority
+from asr_service.scheduler import ModelWorker, OnWorker, Priority, StepBatcher
 from asr_service.segments import SAMPLE_RATE
 from asr_service.streaming import LiveModels
 
@@ -67,7 +67,7 @@ def silent_live_models(worker: ModelWorker) -> LiveModels:
     """Live models that hear no speech and no words, all on one worker."""
     return LiveModels(
         vad=OnWorker(NoSpeechStream(), worker, Priority.REALTIME),
-        asr=OnWorker(SilentStream(), worker, Priority.REALTIME),
+        asr=StepBatcher(SilentStream(), worker, Priority.REALTIME),
         punc=OnWorker(PlainPunctuator(), worker, Priority.REALTIME),
         offline=OnWorker(LengthRecognizer(), worker, Priority.SECOND_PASS),
     )

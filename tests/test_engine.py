@@ -1,4 +1,4 @@
-"""Engine composition: how many lanes the streaming model gets."""
+"""Engine composition: how many lanes the streaming model gets, how long a lane gathers streams."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from asr_service.config import Settings, SettingsError
 from asr_service.engine import streaming_lane_count
 
 
-def test_lanes_default_to_the_cores_the_threads_fill_on_cpu_and_one_on_a_gpu() -> None:
+def test_lanes_default_to_half_the_cores_the_threads_fill_on_cpu_and_one_on_a_gpu() -> None:
     cores = os.cpu_count() or 1
-    assert streaming_lane_count(Settings.from_env({}), "cpu") == max(1, cores)
+    assert streaming_lane_count(Settings.from_env({}), "cpu") == max(1, cores // 2)
     assert streaming_lane_count(Settings.from_env({"ASR_THREADS": str(cores * 2)}), "cpu") == 1
     assert streaming_lane_count(Settings.from_env({}), "cuda:0") == 1
 
@@ -22,3 +22,10 @@ def test_lanes_can_be_set() -> None:
     assert streaming_lane_count(Settings.from_env({"ASR_STREAMING_LANES": "0"}), "cpu") >= 1
     with pytest.raises(SettingsError, match="ASR_STREAMING_LANES"):
         Settings.from_env({"ASR_STREAMING_LANES": "-1"})
+
+
+def test_gather_time_is_a_setting() -> None:
+    assert Settings.from_env({}).streaming_gather_ms == 150
+    assert Settings.from_env({"ASR_STREAMING_GATHER_MS": "0"}).streaming_gather_ms == 0
+    with pytest.raises(SettingsError, match="ASR_STREAMING_GATHER_MS"):
+        Settings.from_env({"ASR_STREAMING_GATHER_MS": "soon"})

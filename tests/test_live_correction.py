@@ -17,7 +17,7 @@ from asr_service.correction import Corrector
 from asr_service.errors import SessionError
 from asr_service.realtime import parse_options
 from asr_service.results import ResultStore
-from asr_service.scheduler import ModelWorker, OnWorker, Priority
+from asr_service.scheduler import ModelWorker, OnWorker, Priority, StepBatcher
 from asr_service.spool import RecordingStore
 from asr_service.streaming import LiveModels, RecordingSession, SessionLimits, SessionOptions, SessionState
 
@@ -53,7 +53,7 @@ def _session(
         env["LLM_API_URL"] = llm_url
     models = LiveModels(
         vad=OnWorker(ClockVad(), workers[0], Priority.REALTIME),
-        asr=OnWorker(CountingAsr(), workers[1], Priority.REALTIME),
+        asr=StepBatcher(CountingAsr(), workers[1], Priority.REALTIME),
         punc=OnWorker(BracketPunc(), workers[2], Priority.REALTIME),
         offline=OnWorker(SayingRecognizer(), workers[3], Priority.SECOND_PASS),
     )

@@ -1,12 +1,16 @@
-"""Model workers: one job at a time, by priority then arrival, failures isolated."""
+"""Model workers: one job at a time, by priority then arrival, failures isolated; batched steps."""
 
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Sequence
 
+import numpy as np
 import pytest
 
-from asr_service.scheduler import Lanes, ModelWorker, OnWorker, Priority
+from asr_service.roles import StreamStep
+from asr_service.scheduler import Lanes, ModelWorker, OnWorker, Priority, StepBatcher
 
 
 def test_jobs_run_by_priority_then_arrival() -> None:
@@ -78,5 +82,107 @@ def test_lanes_give_each_stream_the_least_used_lane_and_take_it_back() -> None:
         assert lanes.users() == [0, 0]
         with pytest.raises(ValueError):
             Lanes([])
+    finally:
+        worker.stop()
+
+
+class _Batching:
+    """Records the streams of each call; text is 'stream:chunk number' from the cache."""
+
+    def __init__(self, fail_on: str | None = None) -> None:
+        self.calls: list[list[str]] = []
+        self.fail_on = fail_on
+
+    def _one(self, step: StreamStep) -> str:
+        step.cache["n"] = int(step.cache.get("n", 0)) + 1  # type: ignore[call-overload]
+        return f"{step.cache['name']}:{step.cache['n']}"
+
+    def step(self, chunk: np.ndarray, cache: dict[str, object], is_final: bool) -> str:
+        self.calls.append([str(cache["name"])])
+        return self._one(StreamStep(chunk, cache, is_final))
+
+    def step_many(self, steps: Sequence[StreamStep]) -> list[str]:
+        names = [str(s.cache["name"]) for s in steps]
+        self.calls.append(names)
+        if self.fail_on in names:
+            raise RuntimeError("model crashed")
+        return [self._one(s) for s in steps]
+
+
+def _step_all(batcher: StepBatcher, worker: ModelWorker, names: list[str]) -> dict[str, object]:
+    """Hold the worker, let every stream queue its step, release: return each stream's outcome."""
+    gate = threading.Event()
+    blocker = worker.submit(gate.wait, Priority.REALTIME)
+    outcomes: dict[str, object] = {}
+    caches: dict[str, dict[str, object]] = {name: {"name": name} for name in names}
+
+    def run(name: str) -> None:
+        try:
+            outcomes[name] = batcher.step(np.zeros(4, np.float32), caches[name], False)
+        except RuntimeError as exc:
+            outcomes[name] = exc
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in names]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 10
+    while len(batcher._pending) < len(names) and time.monotonic() < deadline:
+        time.sleep(0.001)
+    gate.set()
+    blocker.result(timeout=10)
+    for thread in threads:
+        thread.join(timeout=10)
+    return outcomes
+
+
+def test_steps_queued_while_the_model_is_busy_run_as_one_call() -> None:
+    worker = ModelWorker("batch")
+    model = _Batching()
+    batcher = StepBatcher(model, worker, Priority.REALTIME, max_streams=3)
+    try:
+        outcomes = _step_all(batcher, worker, ["a", "b", "c", "d"])
+        assert outcomes == {"a": "a:1", "b": "b:1", "c": "c:1", "d": "d:1"}
+        assert sorted(len(call) for call in model.calls) == [1, 3]  # capped at max_streams
+        # a lone stream is not held back waiting for company
+        assert batcher.step(np.zeros(4, np.float32), {"name": "e"}, False) == "e:1"
+        assert model.calls[-1] == ["e"]
+    finally:
+        worker.stop()
+
+
+def test_a_failed_batched_call_fails_its_streams_and_the_batcher_goes_on() -> None:
+    worker = ModelWorker("batch-fail")
+    model = _Batching(fail_on="b")
+    batcher = StepBatcher(model, worker, Priority.REALTIME)
+    try:
+        outcomes = _step_all(batcher, worker, ["a", "b"])
+        assert all(isinstance(o, RuntimeError) for o in outcomes.values())
+        assert batcher.step(np.zeros(4, np.float32), {"name": "c"}, False) == "c:1"
+    finally:
+        worker.stop()
+    with pytest.raises(RuntimeError, match="stopped"):
+        batcher.step(np.zeros(4, np.float32), {"name": "d"}, False)
+
+
+def test_a_call_waits_briefly_for_the_other_streams_on_its_batcher() -> None:
+    worker = ModelWorker("gather")
+    model = _Batching()
+    batcher = StepBatcher(model, worker, Priority.REALTIME, gather_s=5.0)
+    texts: list[str] = []
+    try:
+        with batcher.joined(), batcher.joined():
+            first = threading.Thread(
+                target=lambda: texts.append(batcher.step(np.zeros(4, np.float32), {"name": "a"}, False))
+            )
+            first.start()
+            time.sleep(0.2)  # "a" is waiting for "b", the other joined stream
+            assert not texts
+            texts.append(batcher.step(np.zeros(4, np.float32), {"name": "b"}, False))
+            first.join(timeout=10)
+        assert model.calls == [["a", "b"]]
+        with batcher.joined():  # alone: no waiting at all
+            started = time.monotonic()
+            batcher.step(np.zeros(4, np.float32), {"name": "c"}, False)
+            assert time.monotonic() - started < 2.5
     finally:
         worker.stop()

@@ -12,7 +12,7 @@ import pytest
 
 from asr_service.errors import SessionError
 from asr_service.results import ResultStore
-from asr_service.scheduler import ModelWorker, OnWorker, Priority
+from asr_service.scheduler import ModelWorker, OnWorker, Priority, StepBatcher
 from asr_service.spool import RecordingStore
 from asr_service.streaming import LiveModels, RecordingSession, SessionLimits, SessionOptions, SessionState
 
@@ -75,7 +75,7 @@ def _session(
     asr = CountingAsr()
     models = LiveModels(
         vad=OnWorker(ClockVad(), workers[0], Priority.REALTIME),
-        asr=OnWorker(asr, workers[1], Priority.REALTIME),
+        asr=StepBatcher(asr, workers[1], Priority.REALTIME),
         punc=OnWorker(BracketPunc(), workers[2], Priority.REALTIME),
         offline=OnWorker(recognizer or SlowRecognizer(), workers[3], Priority.SECOND_PASS),
     )
