@@ -150,7 +150,7 @@ class Settings:
     use_itn: bool = True
     offline_batch_size: int = 8
     streaming_lanes: int = 0  # 0: one per CPU core's worth of ASR_THREADS on CPU, 1 on a GPU
-    streaming_gather_ms: int = 150  # how long a streaming call waits for its lane's other streams
+    streaming_gather_ms: int = 150  # most a streaming call waits for its lane's other streams
     warmup: bool = True
     log_level: str = "INFO"
     log_format: str = "text"

@@ -38,6 +38,10 @@ class BatchedParaformer:
         self._tokenizer = automodel.kwargs["tokenizer"]
         self._stride = int(options["chunk_size"][1] * 960)  # samples per chunk, as FunASR counts
         self._single = single
+        encoder = getattr(self._model, "encoder", None)
+        decoder = getattr(self._model, "decoder", None)
+        # the released layout (SANMEncoderChunkOpt, ParaformerSANMDecoder); anything else goes singly
+        self._stackable = hasattr(encoder, "_add_overlap_chunk") and hasattr(decoder, "decoders3")
 
     def step_many(self, steps: Sequence[StreamStep]) -> list[str]:
         """New text of each step, as if each had been its own `generate` call, in order."""
@@ -61,7 +65,8 @@ class BatchedParaformer:
         carried = step.cache.get("prev_samples")
         carried_n = 0 if carried is None else len(carried)  # type: ignore[arg-type]
         return (
-            not step.is_final
+            self._stackable
+            and not step.is_final
             and carried_n + len(step.chunk) == self._stride
             and getattr(self._model, "beam_search", None) is None
         )

@@ -143,8 +143,9 @@ class StepBatcher:
     """The streaming model on its worker; steps of streams that are due together run as one call.
 
     Streams on one worker would otherwise take turns (each step queues behind the other's), so a
-    call waits up to `gather_s` for the other streams using this batcher to bring their steps:
-    a little latency per chunk buys one weight pass for all of them. A lone stream never waits.
+    call waits for the other streams using this batcher to bring their steps, at most `gather_s`
+    and at most as long as the last call took: where a call costs little (fast hardware, no-op
+    models) waiting would cost more than it saves. A lone stream never waits.
     """
 
     def __init__(
@@ -160,6 +161,7 @@ class StepBatcher:
         self._pending: list[tuple[StreamStep, Future[str]]] = []
         self._scheduled = False
         self._streams = 0
+        self._last_call_s = 0.0
         self._ready = threading.Condition()
 
     @contextmanager
@@ -186,7 +188,7 @@ class StepBatcher:
         return future.result()
 
     def _run_pending(self) -> None:
-        deadline = time.monotonic() + self._gather_s
+        deadline = time.monotonic() + min(self._gather_s, self._last_call_s)
         with self._ready:
             while len(self._pending) < min(self._streams, self._max):
                 left = deadline - time.monotonic()
@@ -199,6 +201,7 @@ class StepBatcher:
             else:
                 self._scheduled = False
         metrics.observe_stream_batch(len(batch))
+        started = time.monotonic()
         try:
             texts = self._texts([step for step, _ in batch])
         except Exception as exc:
@@ -207,6 +210,8 @@ class StepBatcher:
             for _, future in batch:
                 future.set_exception(exc)
             return
+        finally:
+            self._last_call_s = time.monotonic() - started
         for (_, future), text in zip(batch, texts, strict=True):
             future.set_result(text)
 

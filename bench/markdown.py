@@ -27,6 +27,10 @@ def machine(report: dict[str, Any]) -> str:
             ["CPU", f"{m['cpu']}, {m['cores']} cores"],
             ["torch threads per model call", m["torch_threads_per_call"]],
             [
+                "streaming lanes, gather",
+                f"{m.get('streaming_lanes', '?')}, {m.get('streaming_gather_ms', '?')} ms",
+            ],
+            [
                 "versions",
                 f"Python {m['python']}, torch {m['torch']}, FunASR {m['funasr']}, "
                 f"Flask-SocketIO {m['flask-socketio']}, python-socketio {m['python-socketio']}",

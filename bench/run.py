@@ -29,6 +29,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 import test_model_dirs  # noqa: E402
 
+from asr_service.config import Settings  # noqa: E402
+from asr_service.engine import streaming_lane_count  # noqa: E402
 from bench import scenarios  # noqa: E402
 from bench.speech import SpeechSource  # noqa: E402
 from bench.targets import evaluate  # noqa: E402
@@ -68,10 +70,13 @@ def machine(threads: int) -> dict[str, Any]:
         platform.machine(),
     )
     versions = {p: metadata.version(p) for p in ("torch", "funasr", "flask-socketio", "python-socketio")}
+    settings = Settings.from_env({**os.environ, "ASR_THREADS": str(threads)})  # as the service gets it
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
         "torch_threads_per_call": threads,
+        "streaming_lanes": streaming_lane_count(settings, "cpu"),
+        "streaming_gather_ms": settings.streaming_gather_ms,
         "python": platform.python_version(),
         **versions,
     }

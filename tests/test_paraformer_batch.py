@@ -102,8 +102,8 @@ def test_caches_after_stacked_steps_are_bit_identical(model_set: models.ModelSet
             assert torch.equal(a["k"], b["k"]) and torch.equal(a["v"], b["v"])
 
 
-def test_a_new_stream_and_an_empty_batch() -> None:
-    class Never:
+def test_an_empty_batch_and_a_model_of_another_layout() -> None:
+    class Never:  # not the released layout: no chunked encoder, so nothing is stacked
         def __init__(self) -> None:
             self.model = type("M", (), {"beam_search": None})()
             self.kwargs = {"frontend": None, "tokenizer": None}
@@ -116,6 +116,6 @@ def test_a_new_stream_and_an_empty_batch() -> None:
 
     batch = BatchedParaformer(Never(), {"chunk_size": [0, 10, 5]}, single)
     assert batch.step_many([]) == []
-    # one due stream alone goes the ordinary way
-    assert batch.step_many([StreamStep(np.zeros(CHUNK, np.float32), {}, False)]) == ["x"]
-    assert len(calls) == 1
+    steps = [StreamStep(np.zeros(CHUNK, np.float32), {}, False) for _ in range(3)]
+    assert batch.step_many(steps) == ["x", "x", "x"]  # each the ordinary way
+    assert len(calls) == 3

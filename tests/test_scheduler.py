@@ -164,12 +164,26 @@ def test_a_failed_batched_call_fails_its_streams_and_the_batcher_goes_on() -> No
         batcher.step(np.zeros(4, np.float32), {"name": "d"}, False)
 
 
+class _Slow(_Batching):
+    """Each call takes `seconds`, like a real model on CPU."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+
+    def step(self, chunk: np.ndarray, cache: dict[str, object], is_final: bool) -> str:
+        time.sleep(self.seconds)
+        return super().step(chunk, cache, is_final)
+
+
 def test_a_call_waits_briefly_for_the_other_streams_on_its_batcher() -> None:
     worker = ModelWorker("gather")
-    model = _Batching()
+    model = _Slow(1.0)
     batcher = StepBatcher(model, worker, Priority.REALTIME, gather_s=5.0)
     texts: list[str] = []
     try:
+        batcher.step(np.zeros(4, np.float32), {"name": "warm"}, False)  # a call took 1 s
+        model.calls.clear()
         with batcher.joined(), batcher.joined():
             first = threading.Thread(
                 target=lambda: texts.append(batcher.step(np.zeros(4, np.float32), {"name": "a"}, False))
@@ -183,6 +197,20 @@ def test_a_call_waits_briefly_for_the_other_streams_on_its_batcher() -> None:
         with batcher.joined():  # alone: no waiting at all
             started = time.monotonic()
             batcher.step(np.zeros(4, np.float32), {"name": "c"}, False)
+            assert time.monotonic() - started < 2.5
+    finally:
+        worker.stop()
+
+
+def test_no_waiting_for_company_when_calls_are_cheap() -> None:
+    worker = ModelWorker("cheap")
+    model = _Batching()  # calls take no time: waiting would only add latency
+    batcher = StepBatcher(model, worker, Priority.REALTIME, gather_s=5.0)
+    try:
+        batcher.step(np.zeros(4, np.float32), {"name": "warm"}, False)
+        with batcher.joined(), batcher.joined():
+            started = time.monotonic()
+            assert batcher.step(np.zeros(4, np.float32), {"name": "a"}, False) == "a:1"
             assert time.monotonic() - started < 2.5
     finally:
         worker.stop()
