@@ -143,9 +143,10 @@ class StepBatcher:
     """The streaming model on its worker; steps of streams that are due together run as one call.
 
     Streams on one worker would otherwise take turns (each step queues behind the other's), so a
-    call waits for the other streams using this batcher to bring their steps, at most `gather_s`
-    and at most as long as the last call took: where a call costs little (fast hardware, no-op
-    models) waiting would cost more than it saves. A lone stream never waits.
+    call waits for the other streams stepping on this batcher lately (within `recent_s`: not the
+    parked or finished ones) to bring their steps; at most `gather_s`, and at most as long as the
+    last call took, because where a call costs little (fast hardware, no-op models) waiting would
+    cost more than it saves. A lone stream never waits.
     """
 
     def __init__(
@@ -155,26 +156,15 @@ class StepBatcher:
         priority: Priority,
         max_streams: int = 16,
         gather_s: float = 0.0,
+        recent_s: float = 2.0,
     ) -> None:
         self._model, self._worker, self._priority = model, worker, priority
-        self._max, self._gather_s = max_streams, gather_s
+        self._max, self._gather_s, self._recent_s = max_streams, gather_s, recent_s
         self._pending: list[tuple[StreamStep, Future[str]]] = []
         self._scheduled = False
-        self._streams = 0
+        self._last_step: dict[int, float] = {}  # id of a stream's cache -> when it last stepped
         self._last_call_s = 0.0
         self._ready = threading.Condition()
-
-    @contextmanager
-    def joined(self) -> Iterator[StepBatcher]:
-        """Count one stream as using this batcher for the block (calls wait only for those)."""
-        with self._ready:
-            self._streams += 1
-        try:
-            yield self
-        finally:
-            with self._ready:
-                self._streams -= 1
-                self._ready.notify_all()
 
     def step(self, chunk: np.ndarray, cache: dict[str, object], is_final: bool) -> str:
         """StreamingRecognizer.step for one stream, run on the worker (maybe beside other streams)."""
@@ -184,13 +174,20 @@ class StepBatcher:
                 self._worker.submit(self._run_pending, self._priority)  # raises once stopped
                 self._scheduled = True
             self._pending.append((StreamStep(chunk, cache, is_final), future))
+            self._last_step[id(cache)] = time.monotonic()
             self._ready.notify_all()
         return future.result()
+
+    def _active_streams(self) -> int:
+        """Streams that stepped within recent_s (call with the lock held)."""
+        now = time.monotonic()
+        self._last_step = {k: t for k, t in self._last_step.items() if now - t < self._recent_s}
+        return len(self._last_step)
 
     def _run_pending(self) -> None:
         deadline = time.monotonic() + min(self._gather_s, self._last_call_s)
         with self._ready:
-            while len(self._pending) < min(self._streams, self._max):
+            while len(self._pending) < min(self._active_streams(), self._max):
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break

@@ -82,11 +82,10 @@ class LiveModels:
     def asr_lane(self) -> Iterator[StepBatcher]:
         """The streaming model for one stream, leased for as long as the block runs."""
         if isinstance(self.asr, Lanes):
-            with self.asr.lease() as lane, lane.joined():
+            with self.asr.lease() as lane:
                 yield lane
         else:
-            with self.asr.joined():
-                yield self.asr
+            yield self.asr
 
 
 @dataclass

@@ -175,29 +175,36 @@ class _Slow(_Batching):
         time.sleep(self.seconds)
         return super().step(chunk, cache, is_final)
 
+    def step_many(self, steps: Sequence[StreamStep]) -> list[str]:
+        time.sleep(self.seconds)
+        return super().step_many(steps)
 
-def test_a_call_waits_briefly_for_the_other_streams_on_its_batcher() -> None:
+
+def _step(batcher: StepBatcher, name: str, caches: dict[str, dict[str, object]]) -> str:
+    return batcher.step(np.zeros(4, np.float32), caches.setdefault(name, {"name": name}), False)
+
+
+def test_a_call_waits_briefly_for_the_other_active_streams() -> None:
     worker = ModelWorker("gather")
-    model = _Slow(1.0)
-    batcher = StepBatcher(model, worker, Priority.REALTIME, gather_s=5.0)
+    model = _Slow(1.5)
+    batcher = StepBatcher(model, worker, Priority.REALTIME, gather_s=5.0, recent_s=2.5)
+    caches: dict[str, dict[str, object]] = {}
     texts: list[str] = []
     try:
-        batcher.step(np.zeros(4, np.float32), {"name": "warm"}, False)  # a call took 1 s
+        _step(batcher, "b", caches)  # "b" is active, and a call took 1.5 s
         model.calls.clear()
-        with batcher.joined(), batcher.joined():
-            first = threading.Thread(
-                target=lambda: texts.append(batcher.step(np.zeros(4, np.float32), {"name": "a"}, False))
-            )
-            first.start()
-            time.sleep(0.2)  # "a" is waiting for "b", the other joined stream
-            assert not texts
-            texts.append(batcher.step(np.zeros(4, np.float32), {"name": "b"}, False))
-            first.join(timeout=10)
+        first = threading.Thread(target=lambda: texts.append(_step(batcher, "a", caches)))
+        first.start()
+        time.sleep(0.2)
+        assert not texts  # "a" is waiting for "b"
+        texts.append(_step(batcher, "b", caches))
+        first.join(timeout=10)
         assert model.calls == [["a", "b"]]
-        with batcher.joined():  # alone: no waiting at all
-            started = time.monotonic()
-            batcher.step(np.zeros(4, np.float32), {"name": "c"}, False)
-            assert time.monotonic() - started < 2.5
+        assert sorted(texts) == ["a:1", "b:2"]
+        time.sleep(2.6)  # neither has stepped lately (parked, or finished): nobody to wait for
+        started = time.monotonic()
+        assert _step(batcher, "c", caches) == "c:1"
+        assert time.monotonic() - started < 2.5  # the 1.5 s call itself, no 1.5 s wait on top
     finally:
         worker.stop()
 
@@ -206,11 +213,11 @@ def test_no_waiting_for_company_when_calls_are_cheap() -> None:
     worker = ModelWorker("cheap")
     model = _Batching()  # calls take no time: waiting would only add latency
     batcher = StepBatcher(model, worker, Priority.REALTIME, gather_s=5.0)
+    caches: dict[str, dict[str, object]] = {}
     try:
-        batcher.step(np.zeros(4, np.float32), {"name": "warm"}, False)
-        with batcher.joined(), batcher.joined():
-            started = time.monotonic()
-            assert batcher.step(np.zeros(4, np.float32), {"name": "a"}, False) == "a:1"
-            assert time.monotonic() - started < 2.5
+        _step(batcher, "b", caches)
+        started = time.monotonic()
+        assert _step(batcher, "a", caches) == "a:1"  # "b" is active but not waited for
+        assert time.monotonic() - started < 2.5
     finally:
         worker.stop()
