@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -71,3 +73,16 @@ def silent_live_models(worker: ModelWorker) -> LiveModels:
         punc=OnWorker(PlainPunctuator(), worker, Priority.REALTIME),
         offline=OnWorker(LengthRecognizer(), worker, Priority.SECOND_PASS),
     )
+
+
+class EventSink:
+    """A session's event sink: keeps (event, payload) in order; `done` is set by final_result."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, Any]] = []
+        self.done = threading.Event()
+
+    def __call__(self, event: str, payload: Any) -> None:
+        self.events.append((event, payload))
+        if event == "final_result":
+            self.done.set()

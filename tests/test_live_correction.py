@@ -22,6 +22,7 @@ from asr_service.spool import RecordingStore
 from asr_service.streaming import LiveModels, RecordingSession, SessionLimits, SessionOptions, SessionState
 
 from .conftest import LiveServer, start_server, stop_server
+from .fakes import EventSink
 from .llm_server import FakeLlm, Reply, rewrite
 from .socket_client import RecordingClient
 from .test_streaming import BracketPunc, ClockVad, CountingAsr, _pcm
@@ -64,16 +65,9 @@ def _session(
         SessionLimits(),
         corrector=Corrector.from_settings(Settings.from_env(env)),
     )
-    events: list[tuple[str, Any]] = []
-    done = threading.Event()
-
-    def sink(event: str, payload: Any) -> None:
-        events.append((event, payload))
-        if event == "final_result":
-            done.set()
-
+    sink = EventSink()
     session.start(options, sink)
-    return session, events, done
+    return session, sink.events, sink.done
 
 
 def _feed(session: RecordingSession, pcm: bytes) -> None:

@@ -16,6 +16,8 @@ from asr_service.scheduler import ModelWorker, OnWorker, Priority, StepBatcher
 from asr_service.spool import RecordingStore
 from asr_service.streaming import LiveModels, RecordingSession, SessionLimits, SessionOptions, SessionState
 
+from .fakes import EventSink
+
 RATE = 16000
 
 
@@ -85,17 +87,10 @@ def _session(
         ResultStore(tmp_path / "res", 3600),
         limits or SessionLimits(),
     )
-    events: list[tuple[str, Any]] = []
-    done = threading.Event()
-
-    def sink(event: str, payload: Any) -> None:
-        events.append((event, payload))
-        if event == "final_result":
-            done.set()
-
+    sink = EventSink()
     session.start(SessionOptions(), sink)
-    session.done = done  # type: ignore[attr-defined]
-    return session, events, asr
+    session.done = sink.done  # type: ignore[attr-defined]
+    return session, sink.events, asr
 
 
 def _pcm(seconds: float) -> bytes:
