@@ -36,6 +36,9 @@ PUNC_TRIGGER_CHARS = 20
 # The session thread reads audio back from the spool file in blocks of this size, so a client
 # sending faster than real time fills the disk, not memory.
 READ_BLOCK_SAMPLES = SAMPLE_RATE
+# At stop, the VAD reads this much of the audio still unprocessed ahead of the streaming model, so
+# the last segments' second passes start at once; more than this is first processed as usual.
+STOP_LOOKAHEAD_SAMPLES = SAMPLE_RATE * 60
 
 EventSink = Callable[[str, dict[str, Any]], None]
 
@@ -161,6 +164,7 @@ class RecordingSession:
         self._caught_up.set()
         self._replay_to = 0
         self._stopped_at: float | None = None
+        self._stop_position: int | None = None  # samples received when stop_recording came
         self._spool: AudioSpool | None = None
         self._carry = b""
         self._received = 0  # samples accepted (and spooled)
@@ -247,6 +251,7 @@ class RecordingSession:
     def _stop_locked(self) -> None:
         self.state = SessionState.FINALIZING
         self._stopped_at = time.monotonic()
+        self._stop_position = self._received
         self._inbox.put(self._received)  # the audio since the last whole VAD chunk
         self._inbox.put(_STOP)
 
@@ -389,7 +394,11 @@ class RecordingSession:
                 return True
             while done < item:
                 block = min(item, done + READ_BLOCK_SAMPLES)
-                processor.push(self._spool_read(done, block))
+                stop = self._stop_position
+                if stop is not None and stop - done <= STOP_LOOKAHEAD_SAMPLES:
+                    processor.append(self._spool_read(done, block))  # finish() runs it, VAD first
+                else:
+                    processor.push(self._spool_read(done, block))
                 done = block
             if done >= self._replay_to:
                 self._caught_up.set()
@@ -534,10 +543,16 @@ class _FirstPass:
         self._asr_pos = 0
         self._speech_start: int | None = None
         self._finishing = False
+        # segments closed by the stop's VAD read-ahead, second pass queued, by (start_ms, end_ms)
+        self._early: dict[tuple[int, int], _Segment] = {}
+
+    def append(self, samples: np.ndarray) -> None:
+        """Buffer audio without running the models yet (the recording is stopping: see finish)."""
+        self._buffer = np.concatenate((self._buffer, samples)) if self._buffer.size else samples
 
     def push(self, samples: np.ndarray) -> None:
         """Append audio and run every chunk it completes."""
-        self._buffer = np.concatenate((self._buffer, samples)) if self._buffer.size else samples
+        self.append(samples)
         end = self._buffer_start + len(self._buffer)
         while True:
             vad_end, asr_end = self._vad_pos + VAD_CHUNK, self._asr_pos + ASR_CHUNK
@@ -559,14 +574,28 @@ class _FirstPass:
                 segment.future.cancel()
 
     def finish(self) -> None:
-        """Flush both models with is_final on whatever audio is left, then punctuate the rest."""
+        """Run the audio left with is_final on both models, then punctuate the rest.
+
+        The VAD reads to the end first, so the second pass of every segment it closes (the slowest
+        step of the final result) starts while the streaming model works through the chunks still
+        due; the events are then produced in the order of the audio, as during the recording.
+        """
         end = self._buffer_start + len(self._buffer)
+        ahead = self._detect_ahead(end)
+        last = ahead.pop()  # the VAD's final window comes after the last whole chunk, as ever
+        while True:
+            asr_end = self._asr_pos + ASR_CHUNK
+            if ahead and ahead[0][0] <= asr_end:  # a VAD window ending with a chunk comes first
+                self._vad_pos, events = ahead.pop(0)
+                self._apply_vad(events)
+            elif asr_end <= end:
+                self._asr_step(self._slice(self._asr_pos, asr_end), final=False, position=asr_end)
+                self._asr_pos = asr_end
+            else:
+                break
         self._finishing = True
-        # VAD first: closing the last segment starts its second pass (the slowest step of the final
-        # result) on the offline worker while the streaming model works through its last chunk.
-        chunk = self._slice(self._vad_pos, end)
-        self._vad_pos = end
-        self._vad_step(chunk, final=True)
+        self._vad_pos, events = last
+        self._apply_vad(events)
         if self._speech_start is not None:  # speech ran to the very end
             self._close_segment(end * 1000 // SAMPLE_RATE)
         self._asr_step(self._slice(self._asr_pos, end), final=True, position=end)
@@ -574,6 +603,31 @@ class _FirstPass:
         if self._live.pending:
             self._commit_pending()
             self._emit_transcription("", is_final=True, position=end, vad_event=None)
+
+    def _detect_ahead(self, end: int) -> list[tuple[int, list[tuple[int, int]]]]:
+        """VAD events of the rest of the audio, by window end; second passes of closed segments are queued."""
+        windows: list[tuple[int, list[tuple[int, int]]]] = []
+        position = self._vad_pos
+        while position + VAD_CHUNK <= end:
+            window = self._slice(position, position + VAD_CHUNK)
+            position += VAD_CHUNK
+            windows.append((position, self._detect(window, False)))
+        windows.append((end, self._detect(self._slice(position, end), True)))
+        start = self._speech_start
+        for _, events in windows:
+            for event_start, event_end in events:
+                if event_start >= 0:
+                    start = event_start
+                if event_end >= 0 and start is not None:
+                    self._queue_early(_Segment(-1, start, max(event_end, start)))
+                    start = None
+        if start is not None:
+            self._queue_early(_Segment(-1, start, max(end * 1000 // SAMPLE_RATE, start)))
+        return windows
+
+    def _queue_early(self, segment: _Segment) -> None:
+        self._queue_second_pass(segment)
+        self._early[(segment.start_ms, segment.end_ms)] = segment
 
     def _slice(self, start: int, end: int) -> np.ndarray:
         return self._buffer[start - self._buffer_start : end - self._buffer_start]
@@ -585,7 +639,12 @@ class _FirstPass:
             self._buffer_start += done
 
     def _vad_step(self, chunk: np.ndarray, final: bool) -> None:
-        events = self._m.vad.run(lambda m: m.step(chunk, self._vad_cache, final))
+        self._apply_vad(self._detect(chunk, final))
+
+    def _detect(self, chunk: np.ndarray, final: bool) -> list[tuple[int, int]]:
+        return self._m.vad.run(lambda m: m.step(chunk, self._vad_cache, final))
+
+    def _apply_vad(self, events: list[tuple[int, int]]) -> None:
         for start, end in events:
             if start >= 0:
                 self._open_segment(start)
@@ -610,6 +669,10 @@ class _FirstPass:
 
     def _queue_second_pass(self, segment: _Segment) -> None:
         """Recognise a closed segment now, at second-pass priority, while recording goes on."""
+        early = self._early.pop((segment.start_ms, segment.end_ms), None)
+        if early is not None:  # queued already when the stop's VAD read ahead
+            segment.pieces, segment.future = early.pieces, early.future
+            return
         if segment.end_ms <= segment.start_ms:
             return
         audio = self._s.read_audio(segment.start_ms, segment.end_ms)

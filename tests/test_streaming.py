@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,27 @@ class CountingAsr:
         return "z" if is_final else chr(ord("a") + len(self.sizes) % 26)
 
 
+class HeldAsr(CountingAsr):
+    """Holds its first chunk until released, so most of the recording is still unread at stop;
+    at the last whole chunk, notes how many second passes had started (waiting up to 2 s for two)."""
+
+    def __init__(self, recognizer: SlowRecognizer, last_whole_chunk: int) -> None:
+        super().__init__()
+        self.release = threading.Event()
+        self._recognizer, self._last = recognizer, last_whole_chunk
+        self.second_passes_before_last_chunk = -1
+
+    def step(self, chunk: np.ndarray, cache: dict[str, Any], is_final: bool) -> str:
+        if not self.sizes:
+            self.release.wait(10)
+        if len(self.sizes) + 1 == self._last:
+            deadline = time.monotonic() + 2
+            while self._recognizer.calls < 2 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            self.second_passes_before_last_chunk = self._recognizer.calls
+        return super().step(chunk, cache, is_final)
+
+
 class BracketPunc:
     def punctuate(self, text: str, cache: dict[str, Any]) -> str:
         return f"[{text}]"
@@ -73,8 +95,9 @@ def _session(
     workers: list[ModelWorker],
     limits: SessionLimits | None = None,
     recognizer: SlowRecognizer | None = None,
+    asr: CountingAsr | None = None,
 ) -> tuple[RecordingSession, list[tuple[str, Any]], CountingAsr]:
-    asr = CountingAsr()
+    asr = asr or CountingAsr()
     models = LiveModels(
         vad=OnWorker(ClockVad(), workers[0], Priority.REALTIME),
         asr=StepBatcher(asr, workers[1], Priority.REALTIME),
@@ -169,6 +192,42 @@ def test_second_pass_starts_while_recording(tmp_path: Path, workers: list[ModelW
     session.stop()
     assert session.done.wait(10)  # type: ignore[attr-defined]
     assert recognizer.calls == 1  # the audio ends before the second stretch of speech
+
+
+def _observed(events: list[tuple[str, Any]]) -> tuple[list[Any], dict[str, Any]]:
+    """The transcription events and the final result, without the session's ids."""
+    final = next(p for e, p in events if e == "final_result")
+    ids = ("session_id", "backup_audio_id")
+    return [p for e, p in events if e == "transcription"], {k: v for k, v in final.items() if k not in ids}
+
+
+def test_at_stop_second_passes_start_before_the_chunks_still_due(
+    tmp_path: Path, workers: list[ModelWorker]
+) -> None:
+    pcm = _pcm(6.3)  # segments 1.0-2.6 s and 4.0 s to the end; 10 whole chunks, then 300 ms
+    recognizer = SlowRecognizer()
+    asr = HeldAsr(recognizer, last_whole_chunk=10)
+    session, events, _ = _session(tmp_path / "held", workers, recognizer=recognizer, asr=asr)
+    for start in range(0, len(pcm), 3200):
+        session.feed(pcm[start : start + 3200])
+    session.stop()
+    asr.release.set()
+    assert session.done.wait(30)  # type: ignore[attr-defined]
+    # both segments went to the second pass while the streaming model still had chunks to run
+    assert asr.second_passes_before_last_chunk == 2
+    assert recognizer.calls == 2  # and only once each
+
+    # the same events and result as a recording whose audio was all heard before the stop
+    calm, calm_events, calm_asr = _session(tmp_path / "calm", workers)
+    for start in range(0, len(pcm), 3200):
+        calm.feed(pcm[start : start + 3200])
+    deadline = time.monotonic() + 10
+    while len(calm_asr.sizes) < 10 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    calm.stop()
+    assert calm.done.wait(30)  # type: ignore[attr-defined]
+    assert asr.sizes == calm_asr.sizes == [9600] * 10 + [4800]
+    assert _observed(events) == _observed(calm_events)
 
 
 def test_odd_bytes_wait_for_the_next_frame(tmp_path: Path, workers: list[ModelWorker]) -> None:
