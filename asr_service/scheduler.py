@@ -168,6 +168,10 @@ class StepBatcher:
 
     def step(self, chunk: np.ndarray, cache: dict[str, object], is_final: bool) -> str:
         """StreamingRecognizer.step for one stream, run on the worker (maybe beside other streams)."""
+        return self.submit(chunk, cache, is_final).result()
+
+    def submit(self, chunk: np.ndarray, cache: dict[str, object], is_final: bool) -> Future[str]:
+        """Queue one stream's step without waiting; `cache` must not be touched until it is done."""
         future: Future[str] = Future()
         with self._ready:
             if not self._scheduled:  # the queued call cannot start before this lock is released
@@ -176,7 +180,7 @@ class StepBatcher:
             self._pending.append((StreamStep(chunk, cache, is_final), future))
             self._last_step[id(cache)] = time.monotonic()
             self._ready.notify_all()
-        return future.result()
+        return future
 
     def _active_streams(self) -> int:
         """Streams that stepped within recent_s (call with the lock held)."""

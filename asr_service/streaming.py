@@ -543,6 +543,7 @@ class _FirstPass:
         self._asr_pos = 0
         self._speech_start: int | None = None
         self._finishing = False
+        self._asr_running: tuple[Future[str], float] | None = None  # the next chunk's step, if started
         # segments closed by the stop's VAD read-ahead, second pass queued, by (start_ms, end_ms)
         self._early: dict[tuple[int, int], _Segment] = {}
 
@@ -557,6 +558,10 @@ class _FirstPass:
         while True:
             vad_end, asr_end = self._vad_pos + VAD_CHUNK, self._asr_pos + ASR_CHUNK
             if vad_end <= end and vad_end <= asr_end:
+                if asr_end <= end and self._asr_running is None:
+                    # the chunk is whole: the streaming model starts on it while the VAD windows
+                    # that come before it in the events run (the model needs nothing from them)
+                    self._asr_running = self._start_asr(self._slice(self._asr_pos, asr_end), final=False)
                 chunk = self._slice(self._vad_pos, vad_end)
                 self._vad_pos = vad_end
                 self._vad_step(chunk, final=False)
@@ -700,9 +705,14 @@ class _FirstPass:
 
         segment.future.add_done_callback(observe)
 
+    def _start_asr(self, chunk: np.ndarray, final: bool) -> tuple[Future[str], float]:
+        return self._asr.submit(chunk, self._asr_cache, final), time.monotonic()
+
     def _asr_step(self, chunk: np.ndarray, final: bool, position: int) -> None:
-        started = time.monotonic()
-        text = self._asr.step(chunk, self._asr_cache, final)
+        """The text of the chunk ending at `position` (started already, or now), then its events."""
+        running, self._asr_running = self._asr_running, None
+        future, started = running or self._start_asr(chunk, final)
+        text = future.result()
         metrics.observe_stage("first_pass_chunk", time.monotonic() - started)
         metrics.add_audio("live", len(chunk) / SAMPLE_RATE)
         self._live.raw_text += text

@@ -40,6 +40,23 @@ class ClockVad:
         return events
 
 
+class WaitingVad(ClockVad):
+    """At each window that ends a 600 ms chunk, waits (up to 2 s) for the streaming model to start it."""
+
+    def __init__(self, asr: CountingAsr) -> None:
+        self._asr = asr
+        self.chunk_started_first: list[bool] = []
+
+    def step(self, chunk: np.ndarray, cache: dict[str, Any], is_final: bool) -> list[tuple[int, int]]:
+        end = int(cache.get("ms", 0)) + len(chunk) * 1000 // RATE
+        if not is_final and end % 600 == 0:
+            deadline = time.monotonic() + 2
+            while len(self._asr.sizes) < end // 600 and time.monotonic() < deadline:
+                time.sleep(0.005)
+            self.chunk_started_first.append(len(self._asr.sizes) >= end // 600)
+        return super().step(chunk, cache, is_final)
+
+
 class CountingAsr:
     """One letter per chunk, 'z' on the final call; records chunk sizes."""
 
@@ -96,10 +113,11 @@ def _session(
     limits: SessionLimits | None = None,
     recognizer: SlowRecognizer | None = None,
     asr: CountingAsr | None = None,
+    vad: ClockVad | None = None,
 ) -> tuple[RecordingSession, list[tuple[str, Any]], CountingAsr]:
     asr = asr or CountingAsr()
     models = LiveModels(
-        vad=OnWorker(ClockVad(), workers[0], Priority.REALTIME),
+        vad=OnWorker(vad or ClockVad(), workers[0], Priority.REALTIME),
         asr=StepBatcher(asr, workers[1], Priority.REALTIME),
         punc=OnWorker(BracketPunc(), workers[2], Priority.REALTIME),
         offline=OnWorker(recognizer or SlowRecognizer(), workers[3], Priority.SECOND_PASS),
@@ -228,6 +246,27 @@ def test_at_stop_second_passes_start_before_the_chunks_still_due(
     assert calm.done.wait(30)  # type: ignore[attr-defined]
     assert asr.sizes == calm_asr.sizes == [9600] * 10 + [4800]
     assert _observed(events) == _observed(calm_events)
+
+
+def test_a_whole_chunk_starts_before_the_vad_window_that_ends_with_it(
+    tmp_path: Path, workers: list[ModelWorker]
+) -> None:
+    asr = CountingAsr()
+    vad = WaitingVad(asr)
+    session, events, _ = _session(tmp_path / "overlap", workers, asr=asr, vad=vad)
+    pcm = _pcm(3.0)
+    for start in range(0, len(pcm), 3200):  # 100 ms frames
+        session.feed(pcm[start : start + 3200])
+    deadline = time.monotonic() + 20
+    while len(asr.sizes) < 5 and time.monotonic() < deadline:  # all heard: no read-ahead at stop
+        time.sleep(0.01)
+    session.stop()
+    assert session.done.wait(30)  # type: ignore[attr-defined]
+    assert vad.chunk_started_first == [True] * 5
+    # and the events keep their documented order: the speech start found in the window ending
+    # at 1200 ms comes before the partial of the chunk ending at 1200 ms
+    kinds = [(p["current_time_ms"], p["vad_event"]) for e, p in events if e == "transcription"]
+    assert kinds[:4] == [(600, None), (1200, "speech_start"), (1200, None), (1800, None)]
 
 
 def test_odd_bytes_wait_for_the_next_frame(tmp_path: Path, workers: list[ModelWorker]) -> None:
