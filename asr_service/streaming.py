@@ -8,6 +8,7 @@ import secrets
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
@@ -544,6 +545,7 @@ class _FirstPass:
         self._speech_start: int | None = None
         self._finishing = False
         self._asr_running: tuple[Future[str], float] | None = None  # the next chunk's step, if started
+        self._ahead: deque[list[tuple[int, int]]] = deque()  # the stop's read-ahead, window by window
         # segments closed by the stop's VAD read-ahead, second pass queued, by (start_ms, end_ms)
         self._early: dict[tuple[int, int], _Segment] = {}
 
@@ -554,7 +556,11 @@ class _FirstPass:
     def push(self, samples: np.ndarray) -> None:
         """Append audio and run every chunk it completes."""
         self.append(samples)
-        end = self._buffer_start + len(self._buffer)
+        self._run_due(self._buffer_start + len(self._buffer))
+        self._trim()
+
+    def _run_due(self, end: int) -> None:
+        """Every VAD window and whole chunk that ends by `end`, in the order of the events."""
         while True:
             vad_end, asr_end = self._vad_pos + VAD_CHUNK, self._asr_pos + ASR_CHUNK
             if vad_end <= end and vad_end <= asr_end:
@@ -570,7 +576,6 @@ class _FirstPass:
                 self._asr_pos = asr_end
             else:
                 break
-        self._trim()
 
     def abandon(self) -> None:
         """Cancel second-pass work not started yet (the recording continues in another process)."""
@@ -586,21 +591,11 @@ class _FirstPass:
         due; the events are then produced in the order of the audio, as during the recording.
         """
         end = self._buffer_start + len(self._buffer)
-        ahead = self._detect_ahead(end)
-        last = ahead.pop()  # the VAD's final window comes after the last whole chunk, as ever
-        while True:
-            asr_end = self._asr_pos + ASR_CHUNK
-            if ahead and ahead[0][0] <= asr_end:  # a VAD window ending with a chunk comes first
-                self._vad_pos, events = ahead.pop(0)
-                self._apply_vad(events)
-            elif asr_end <= end:
-                self._asr_step(self._slice(self._asr_pos, asr_end), final=False, position=asr_end)
-                self._asr_pos = asr_end
-            else:
-                break
+        last = self._detect_ahead(end)
+        self._run_due(end)  # its VAD windows come from the read-ahead
         self._finishing = True
-        self._vad_pos, events = last
-        self._apply_vad(events)
+        self._vad_pos = end  # the VAD's final window comes after the last whole chunk, as ever
+        self._apply_vad(last)
         if self._speech_start is not None:  # speech ran to the very end
             self._close_segment(end * 1000 // SAMPLE_RATE)
         self._asr_step(self._slice(self._asr_pos, end), final=True, position=end)
@@ -609,17 +604,16 @@ class _FirstPass:
             self._commit_pending()
             self._emit_transcription("", is_final=True, position=end, vad_event=None)
 
-    def _detect_ahead(self, end: int) -> list[tuple[int, list[tuple[int, int]]]]:
-        """VAD events of the rest of the audio, by window end; second passes of closed segments are queued."""
-        windows: list[tuple[int, list[tuple[int, int]]]] = []
+    def _detect_ahead(self, end: int) -> list[tuple[int, int]]:
+        """Run the VAD over the rest of the audio now, keeping its events for their turn, and queue
+        the second pass of every segment it closes; returns the events of the final window."""
         position = self._vad_pos
         while position + VAD_CHUNK <= end:
-            window = self._slice(position, position + VAD_CHUNK)
+            self._ahead.append(self._detect(self._slice(position, position + VAD_CHUNK), False))
             position += VAD_CHUNK
-            windows.append((position, self._detect(window, False)))
-        windows.append((end, self._detect(self._slice(position, end), True)))
+        last = self._detect(self._slice(position, end), True)
         start = self._speech_start
-        for _, events in windows:
+        for events in [*self._ahead, last]:
             for event_start, event_end in events:
                 if event_start >= 0:
                     start = event_start
@@ -628,7 +622,7 @@ class _FirstPass:
                     start = None
         if start is not None:
             self._queue_early(_Segment(-1, start, max(end * 1000 // SAMPLE_RATE, start)))
-        return windows
+        return last
 
     def _queue_early(self, segment: _Segment) -> None:
         self._queue_second_pass(segment)
@@ -644,7 +638,7 @@ class _FirstPass:
             self._buffer_start += done
 
     def _vad_step(self, chunk: np.ndarray, final: bool) -> None:
-        self._apply_vad(self._detect(chunk, final))
+        self._apply_vad(self._ahead.popleft() if self._ahead else self._detect(chunk, final))
 
     def _detect(self, chunk: np.ndarray, final: bool) -> list[tuple[int, int]]:
         return self._m.vad.run(lambda m: m.step(chunk, self._vad_cache, final))
