@@ -140,6 +140,9 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     max_upload_mb: float = 200.0
     max_audio_s: float = 4 * 3600.0
+    max_uploads: int = 2  # uploads transcribed at once; the next gets 503 busy
+    max_decode_ratio: float = 1000.0  # decoded 16 kHz PCM16 bytes per uploaded byte
+    max_decode_cpu_s: float = 300.0
     max_sessions: int = 32
     max_sentence_s: float = 15.0
     max_session_s: float = 4 * 3600.0
@@ -216,6 +219,9 @@ class Settings:
             cors_origins=_parse("ASR_CORS_ORIGINS", e, d.cors_origins, _origins),
             max_upload_mb=_parse("ASR_MAX_UPLOAD_MB", e, d.max_upload_mb, _positive_float),
             max_audio_s=_parse("ASR_MAX_AUDIO_S", e, d.max_audio_s, _positive_float),
+            max_uploads=_parse("ASR_MAX_UPLOADS", e, d.max_uploads, _positive_int),
+            max_decode_ratio=_parse("ASR_MAX_DECODE_RATIO", e, d.max_decode_ratio, _positive_float),
+            max_decode_cpu_s=_parse("ASR_MAX_DECODE_CPU_S", e, d.max_decode_cpu_s, _positive_float),
             max_sessions=_parse("ASR_MAX_SESSIONS", e, d.max_sessions, _positive_int),
             max_sentence_s=_parse("ASR_MAX_SENTENCE_S", e, d.max_sentence_s, _positive_float),
             max_session_s=_parse("ASR_MAX_SESSION_S", e, d.max_session_s, _positive_float),

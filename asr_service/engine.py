@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from .config import Settings
 from .correction import Corrector
+from .file_vad import WindowedVad
 from .handoff import HandoffStore, SharedData
 from .pipeline import OfflinePipeline
 from .results import ResultStore
@@ -40,6 +41,8 @@ class ModelRoles:
     punc: Punctuator
     # more handles on the streaming model, so live streams can run side by side (see Lanes)
     more_streaming: list[StreamingRecognizer] = field(default_factory=list)
+    # the offline VAD reading uploads window by window; without it `vad` gets the whole audio
+    file_vad: WindowedVad | None = None
 
 
 @dataclass
@@ -80,8 +83,11 @@ def build_engine(
 ) -> Engine:
     """Give each model its own worker thread and wire the pipelines to them; live results use `corrector`."""
     workers = {name: ModelWorker(name) for name in ("vad", "live-vad", "offline", "streaming", "punc")}
+    vad_worker = workers["vad"]
     pipeline = OfflinePipeline(
-        ScheduledDetector(roles.vad, workers["vad"], Priority.BACKGROUND),
+        roles.file_vad.on(lambda fn: vad_worker.call(fn, Priority.BACKGROUND))
+        if roles.file_vad
+        else ScheduledDetector(roles.vad, vad_worker, Priority.BACKGROUND),
         ScheduledRecognizer(roles.offline, workers["offline"], Priority.BACKGROUND),
         max_sentence_ms=int(settings.max_sentence_s * 1000),
         clips_per_call=settings.offline_batch_size,
@@ -165,6 +171,7 @@ def engine_from_models(
         streaming=funasr_models.ParaformerStreaming(streams[0]),
         punc=funasr_models.RealtimePunctuator(loaded.loaded["punc"].model),
         more_streaming=[funasr_models.ParaformerStreaming(m) for m in streams[1:]],
+        file_vad=WindowedVad(loaded.loaded["vad"].model),
     )
     return build_engine(
         settings, roles, recordings, results, offline.path.name, loaded.device, loaded.describe(), corrector

@@ -41,6 +41,20 @@ class AudioTooLong(ServiceError):
     status = 413
 
 
+class DecodeLimit(ServiceError):
+    """Decoding the upload would cost far more than its size justifies (a decoder bomb)."""
+
+    code = "decode_limit"
+    status = 413
+
+
+class Busy(ServiceError):
+    """ASR_MAX_UPLOADS uploads are already being transcribed; try again shortly."""
+
+    code = "busy"
+    status = 503
+
+
 class InvalidHotwordsFile(ServiceError):
     """The hotwords file cannot be used; the last good list stays in force."""
 

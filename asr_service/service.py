@@ -10,15 +10,18 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from . import metrics
-from .audio import decode_audio
+from .audio import MediaInfo, decode_stream
 from .config import Settings
 from .correction import Corrector
+from .decode_budget import DecodeBudget
+from .decoded_file import DecodedFile, DecodeScratch
 from .engine import Engine, handoff_store
-from .errors import AudioTooLong, EmptyUpload, NotReady, UnsupportedMedia
+from .errors import EmptyUpload, NotReady, ServiceError
 from .pipeline import ProgressFn, RecognitionOptions
 from .results import ResultStore
 from .segments import join_texts
 from .spool import RecordingStore
+from .upload_slots import UploadSlots
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +67,8 @@ class AsrService:
         self.recordings = recording_store(settings)
         self.results = result_store(settings)
         self.handoff = handoff_store(settings)
+        self.uploads = UploadSlots(settings.max_uploads)
+        self._scratch = DecodeScratch(settings.data_dir / "uploads")
         self._draining = False
         self._shutdown_lock = threading.Lock()
         self._drained = threading.Event()
@@ -164,40 +169,38 @@ class AsrService:
         return self._engine
 
     def transcribe_file(self, request: FileRequest, progress: ProgressFn | None = None) -> dict[str, Any]:
-        """Decode and transcribe an upload into the REST `data` object."""
+        """Decode and transcribe an upload into the REST `data` object (Busy past ASR_MAX_UPLOADS)."""
         engine = self.engine()
         if self._draining:
             raise NotReady("the service is shutting down; send the file again (another process will take it)")
         size = _size(request.stream)
         if size == 0:
             raise EmptyUpload("the uploaded file is empty (0 bytes)")
-        metrics.UPLOAD_BYTES.observe(size)
-        started = time.perf_counter()
-        try:
-            audio = decode_audio(request.stream, self.settings.max_audio_s)
-        except (UnsupportedMedia, AudioTooLong) as exc:
-            metrics.DECODE_FAILURES.labels(code=exc.code).inc()
-            raise
-        decoded = time.perf_counter()
-        metrics.observe_stage("upload_decode", decoded - started)
-        transcript = engine.offline.transcribe(audio.samples, request.options, progress)
+        with self.uploads.hold(), self._scratch.new() as decoded:
+            metrics.UPLOAD_BYTES.observe(size)
+            started = time.perf_counter()
+            info = self._decode(request.stream, size, decoded)
+            decoded_at = time.perf_counter()
+            metrics.observe_stage("upload_decode", decoded_at - started)
+            transcript = engine.offline.transcribe(decoded, request.options, progress)
         recognised = time.perf_counter()
-        metrics.observe_stage("upload_recognize", recognised - decoded)
-        metrics.add_audio("upload", audio.duration_ms / 1000)
+        metrics.observe_stage("upload_recognize", recognised - decoded_at)
+        metrics.add_audio("upload", info.duration_ms / 1000)
         corrected = self.corrector.correct(transcript.sentences, request.hotwords, request.llm_correct)
         text = join_texts([s.text for s in corrected.sentences])
         log.info(
             "transcribed %s: %s, %d ms audio, decode %.2f s, asr %.2f s, correction %.2f s (llm %s), "
-            "%d sentences, %d replacements",
+            "%d sentences, %d replacements, warnings %s",
             request.filename,
-            audio.container,
-            audio.duration_ms,
-            decoded - started,
-            recognised - decoded,
+            info.container,
+            info.duration_ms,
+            decoded_at - started,
+            recognised - decoded_at,
             time.perf_counter() - recognised,
             corrected.llm_status,
             len(transcript.sentences),
             len(corrected.corrections),
+            [w.code for w in info.warnings] or "none",
         )
         data: dict[str, Any] = {
             "text": text,
@@ -209,12 +212,26 @@ class AsrService:
             "language": request.options.language,
             "corrections": corrected.corrections,
             "llm_status": corrected.llm_status,
+            "warnings": [w.as_dict() for w in info.warnings],
         }
         if request.llm_correct:
             data["llm_windows"] = corrected.llm_windows
         if request.timestamps:
             data["timestamps"] = [s.as_dict() for s in corrected.sentences]
         return data
+
+    def _decode(self, stream: IO[bytes], size: int, into: DecodedFile) -> MediaInfo:
+        """Decode the upload into `into` within its budget; failures are counted by code."""
+        budget = DecodeBudget(
+            self.settings.max_audio_s, size, self.settings.max_decode_ratio, self.settings.max_decode_cpu_s
+        )
+        try:
+            info = decode_stream(stream, budget, into.write)
+        except ServiceError as exc:
+            metrics.DECODE_FAILURES.labels(code=exc.code).inc()
+            raise
+        into.finish()
+        return info
 
     def shutdown(self, grace_s: float) -> None:
         """SIGTERM: refuse new work, hand running recordings off for resume after a restart or on

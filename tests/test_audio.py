@@ -73,14 +73,34 @@ def test_non_audio_content_is_unsupported(content: bytes, fragment: str) -> None
     assert "Invalid data" in info.value.message
 
 
-@pytest.mark.parametrize("fmt", ["wav", "flac", "m4a", "aac", "webm"])
-def test_truncated_files_are_rejected_with_the_reason(format_matrix: list[Converted], fmt: str) -> None:
+@pytest.mark.parametrize("fmt", ["wav", "flac", "webm"])
+def test_cut_off_files_decode_what_is_there_with_a_warning(format_matrix: list[Converted], fmt: str) -> None:
+    source = next(c for c in format_matrix if c.fmt == fmt and c.rate == 16000 and c.channels == 1)
+    data = source.path.read_bytes()
+    audio = decode_audio(io.BytesIO(data[: len(data) // 3]), 3600)
+    assert 0.2 * source.duration_s < audio.duration_ms / 1000 < 0.5 * source.duration_s
+    assert [w.code for w in audio.warnings] == ["truncated"]
+    assert "declares" in audio.warnings[0].message
+
+
+def test_headerless_stream_cut_mid_frame_decodes_what_is_there_as_damaged(format_matrix: list[Converted]) -> None:
+    source = next(c for c in format_matrix if c.fmt == "aac" and c.rate == 16000 and c.channels == 1)
+    data = source.path.read_bytes()
+    audio = decode_audio(io.BytesIO(data[: len(data) // 50]), 3600)
+    assert audio.duration_ms > 0
+    assert [w.code for w in audio.warnings] == ["damaged"]
+
+
+@pytest.mark.parametrize("fmt", ["wav", "flac", "m4a", "webm"])
+def test_files_where_almost_nothing_decodes_are_rejected_with_the_reason(
+    format_matrix: list[Converted], fmt: str
+) -> None:
     source = next(c for c in format_matrix if c.fmt == fmt and c.rate == 16000 and c.channels == 1)
     data = source.path.read_bytes()
     with pytest.raises(UnsupportedMedia) as info:
-        decode_audio(io.BytesIO(data[: len(data) // 3]), 3600)
+        decode_audio(io.BytesIO(data[: len(data) // 100]), 3600)
     assert info.value.status == 415
-    assert any(word in info.value.message for word in ("truncated", "corrupt", "not a readable"))
+    assert any(word in info.value.message for word in ("truncated", "corrupt", "not a readable", "no decodable"))
 
 
 def test_file_without_audio_stream_is_rejected(tmp_path: Path) -> None:
