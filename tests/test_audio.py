@@ -83,7 +83,7 @@ def test_cut_off_files_decode_what_is_there_with_a_warning(format_matrix: list[C
     assert "declares" in audio.warnings[0].message
 
 
-def test_headerless_stream_cut_mid_frame_decodes_what_is_there_as_damaged(format_matrix: list[Converted]) -> None:
+def test_headerless_stream_cut_mid_frame_decodes_what_is_there(format_matrix: list[Converted]) -> None:
     source = next(c for c in format_matrix if c.fmt == "aac" and c.rate == 16000 and c.channels == 1)
     data = source.path.read_bytes()
     audio = decode_audio(io.BytesIO(data[: len(data) // 50]), 3600)
@@ -100,7 +100,8 @@ def test_files_where_almost_nothing_decodes_are_rejected_with_the_reason(
     with pytest.raises(UnsupportedMedia) as info:
         decode_audio(io.BytesIO(data[: len(data) // 100]), 3600)
     assert info.value.status == 415
-    assert any(word in info.value.message for word in ("truncated", "corrupt", "not a readable", "no decodable"))
+    reasons = ("truncated", "corrupt", "not a readable", "no decodable")
+    assert any(word in info.value.message for word in reasons)
 
 
 def test_file_without_audio_stream_is_rejected(tmp_path: Path) -> None:

@@ -29,3 +29,13 @@ def test_gather_time_is_a_setting() -> None:
     assert Settings.from_env({"ASR_STREAMING_GATHER_MS": "0"}).streaming_gather_ms == 0
     with pytest.raises(SettingsError, match="ASR_STREAMING_GATHER_MS"):
         Settings.from_env({"ASR_STREAMING_GATHER_MS": "soon"})
+
+
+def test_upload_limits_are_settings() -> None:
+    s = Settings.from_env({})
+    assert (s.max_uploads, s.max_decode_ratio, s.max_decode_cpu_s) == (2, 1000.0, 300.0)
+    s = Settings.from_env({"ASR_MAX_UPLOADS": "5", "ASR_MAX_DECODE_RATIO": "50", "ASR_MAX_DECODE_CPU_S": "9"})
+    assert (s.max_uploads, s.max_decode_ratio, s.max_decode_cpu_s) == (5, 50.0, 9.0)
+    for name in ("ASR_MAX_UPLOADS", "ASR_MAX_DECODE_RATIO", "ASR_MAX_DECODE_CPU_S"):
+        with pytest.raises(SettingsError, match=name):
+            Settings.from_env({name: "0"})

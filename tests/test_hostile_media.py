@@ -3,11 +3,15 @@ and browser recordings shorter than their header. Unit-level first, then against
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import socket
 import struct
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -15,9 +19,11 @@ import pytest
 import requests
 
 from asr_service.audio import decode_audio, decode_stream
+from asr_service.config import Settings
 from asr_service.decode_budget import DecodeBudget
 from asr_service.errors import DecodeLimit, UnsupportedMedia
 from asr_service.media_formats import open_options
+from asr_service.roles import Span
 
 from .conftest import LiveServer, start_server, stop_server
 from .speech_fixtures import ffmpeg
@@ -166,9 +172,9 @@ def test_even_an_allowed_file_opening_demuxer_could_not_open_the_file_beside(bes
     """The second layer: no protocol is allowed, so nested opens fail whatever the demuxer."""
     upload = ffconcat_naming("sub/private.wav")
     options = {**open_options(), "format_whitelist": "concat,wav"}
-    with pytest.raises(av.FFmpegError), av.open(io.BytesIO(upload), options=options) as container:
+    with pytest.raises(av.FFmpegError), av.open(io.BytesIO(upload), mode="r", options=options) as container:
         next(container.decode(audio=0))
-    with av.open(io.BytesIO(upload), options={"format_whitelist": "concat,wav"}) as container:
+    with av.open(io.BytesIO(upload), mode="r", options={"format_whitelist": "concat,wav"}) as container:
         assert next(container.decode(audio=0)).samples > 0  # without it the file is read
 
 
@@ -251,3 +257,51 @@ def test_live_clean_upload_has_no_warnings(hostile_server: LiveServer) -> None:
     response = _post(hostile_server, wav_bytes(16000, 64_000), "clean.wav")
     assert response.status_code == 200, response.text
     assert response.json()["data"]["warnings"] == []
+
+
+# ---- a cap on concurrent uploads -----------------------------------------------------------
+
+
+class BlockingDetector:
+    """VAD that holds the upload until released, so a second one arrives while it runs."""
+
+    def __init__(self) -> None:
+        self.entered, self.release = threading.Event(), threading.Event()
+
+    def detect(self, audio: np.ndarray) -> list[Span]:
+        self.entered.set()
+        assert self.release.wait(TIMEOUT)
+        return []
+
+
+def test_uploads_past_the_cap_get_503_busy_and_the_next_one_is_served(settings: Settings) -> None:
+    from asr_service.app import create_app
+    from asr_service.engine import ModelRoles, build_engine
+    from asr_service.service import AsrService, recording_store, result_store
+
+    from .fakes import LengthRecognizer, NoSpeechStream, PlainPunctuator, SilentStream
+
+    one = dataclasses.replace(settings, max_uploads=1)
+    detector = BlockingDetector()
+    roles = ModelRoles(detector, LengthRecognizer(), NoSpeechStream(), SilentStream(), PlainPunctuator())
+    engine = build_engine(one, roles, recording_store(one), result_store(one), "x", "cpu", [])
+    svc = AsrService(one, lambda: engine)
+    svc.load()
+    app, _ = create_app(one, svc)
+    upload = wav_bytes(16000, 64_000)
+
+    def post() -> Any:
+        with app.test_client() as client:
+            form = {"file": (io.BytesIO(upload), "a.wav")}
+            return client.post("/api/asr/transcribe", data=form, content_type="multipart/form-data")
+
+    with ThreadPoolExecutor(1) as pool:
+        first = pool.submit(post)
+        assert detector.entered.wait(TIMEOUT)
+        busy = post()
+        detector.release.set()
+        assert first.result(TIMEOUT).status_code == 200
+    assert busy.status_code == 503
+    assert busy.get_json()["code"] == "busy" and "ASR_MAX_UPLOADS" in busy.get_json()["error"]
+    assert post().status_code == 200  # the slot was given back
+    engine.close()

@@ -112,3 +112,73 @@ def test_engine_invariants_on_real_models(engine: Any, speech_wav: Path) -> None
 def test_silence_through_real_models_is_empty(engine: Any) -> None:
     result = engine.offline.transcribe(np.zeros(5 * SAMPLE_RATE, dtype=np.float32), RecognitionOptions())
     assert result.text == "" and result.sentences == []
+
+
+# ---- uploads read from disk in windows ------------------------------------------------------
+
+
+class SpySource:
+    """A SampleSource over an array that remembers the longest read."""
+
+    def __init__(self, samples: np.ndarray) -> None:
+        self.samples, self.longest = samples, 0
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        self.longest = max(self.longest, stop - start)
+        return self.samples[start:stop]
+
+
+class CountingVadModel:
+    """FSMN-VAD's generate() shape: one speech span per chunk, in ms of the whole stream."""
+
+    def __init__(self) -> None:
+        self.offset_ms = 0
+
+    def generate(self, input: np.ndarray, cache: dict[str, Any], is_final: bool, chunk_size: int) -> Any:
+        start = self.offset_ms
+        self.offset_ms += len(input) * 1000 // SAMPLE_RATE
+        return [{"value": [[start + 100, self.offset_ms - 100]]}]
+
+
+def test_a_long_upload_is_read_in_bounded_windows() -> None:
+    from asr_service.file_vad import WindowedVad
+
+    ten_minutes = np.zeros(600 * SAMPLE_RATE, dtype=np.float32)
+    source = SpySource(ten_minutes)
+    pipeline = OfflinePipeline(WindowedVad(CountingVadModel()), LengthRecognizer(), 15000, 4)
+    result = pipeline.transcribe(source, RecognitionOptions())
+    assert result.duration_ms == 600_000 and len(result.sentences) >= 40
+    assert source.longest <= 60 * SAMPLE_RATE  # one VAD chunk; never the whole recording
+
+
+def test_windowed_vad_equals_the_array_vad_on_the_real_model(model_set: ModelSet, speech_wav: Path) -> None:
+    from asr_service.file_vad import ArraySource, WindowedVad
+    from asr_service.models import FunasrVad
+
+    audio, _ = sf.read(speech_wav, dtype="float32")
+    vad = model_set.loaded["vad"].model
+    for chunk_ms in (60_000, 5_000):  # one chunk, and several with speech across their edges
+        expected = FunasrVad(vad, chunk_ms=chunk_ms).detect(audio)
+        assert len(expected) >= 2
+        assert WindowedVad(vad, chunk_ms=chunk_ms).detect_source(ArraySource(audio)) == expected
+
+
+def test_engine_gives_the_same_result_from_the_decoded_file(
+    engine: Any, speech_wav: Path, tmp_path: Path
+) -> None:
+    from asr_service.audio import decode_stream
+    from asr_service.decode_budget import DecodeBudget
+    from asr_service.decoded_file import DecodeScratch
+
+    audio, _ = sf.read(speech_wav, dtype="float32")
+    in_memory = engine.offline.transcribe(audio, RecognitionOptions())
+    with speech_wav.open("rb") as fh, DecodeScratch(tmp_path).new() as decoded:
+        decode_stream(fh, DecodeBudget(3600, speech_wav.stat().st_size, 1000, 60), decoded.write)
+        decoded.finish()
+        np.testing.assert_array_equal(decoded.read(0, len(decoded)), audio)
+        from_file = engine.offline.transcribe(decoded, RecognitionOptions())
+    assert from_file == in_memory and in_memory.sentences
+    assert list(tmp_path.iterdir()) == []  # the decoded file never had a name
