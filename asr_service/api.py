@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import logging
 import uuid
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request, send_file
@@ -13,8 +14,11 @@ from werkzeug.exceptions import Conflict, HTTPException, NotFound, RequestEntity
 from .audio import SUPPORTED_FORMATS
 from .config import SENSEVOICE_LANGUAGES, Settings
 from .errors import BadRequest, InvalidHotwordsFile, ServiceError
+from .filenames import display_name
+from .handoff import token_opens
 from .hotwords import HotwordsError, parse_extra_hotwords
-from .ops import upload_progress
+from .multipart import FormRequest
+from .ops import resume_token, upload_progress
 from .pipeline import RecognitionOptions
 from .service import AsrService, FileRequest
 
@@ -33,7 +37,12 @@ _HTTP_CODES = {
     429: "too_many_requests",
     503: "not_ready",
 }
-_OPEN_PATHS = ("/api/health",)
+UNREAD_BODY_WAIT_S = 2.0
+# Open whatever the settings: liveness, and the recorder page (its calls carry the key).
+_OPEN_PATHS = ("/api/health", "/")
+_OPEN_PREFIXES = ("/static/",)
+# Open while ASR_PUBLIC_OPS is on (the default), for load balancer probes and Prometheus.
+_OPS_PATHS = ("/readyz", "/metrics")
 
 
 def service() -> AsrService:
@@ -50,16 +59,42 @@ def settings() -> Settings:
 
 def error_response(status: int, code: str, message: str) -> tuple[Response, int]:
     """The one error shape every endpoint uses."""
-    return jsonify({"success": False, "error": message, "code": code}), status
+    response = jsonify({"success": False, "error": message, "code": code})
+    if request.content_length or request.headers.get("Transfer-Encoding"):
+        _bound_unread_body()
+    return response, status
+
+
+def _bound_unread_body() -> None:
+    """An error may leave the body unread: let the connection end soon rather than wait for the rest.
+
+    The dev server closes every connection after its response, but first reads what the client
+    still sends, blocking as long as the client sends nothing: bound each of those reads. (gunicorn
+    bounds its own drain, 5 s, and closes the connection when the body has not ended by then.)
+    """
+    sock = request.environ.get("werkzeug.socket")
+    if sock is not None:
+        sock.settimeout(UNREAD_BODY_WAIT_S)
+
+
+@bp.record_once
+def _parse_forms_with_distinct_errors(state: Any) -> None:
+    state.app.request_class = FormRequest
+
+
+def _is_open(path: str, config: Settings) -> bool:
+    """Whether `path` answers without the API key (README "API key")."""
+    if path in _OPEN_PATHS or path.startswith(_OPEN_PREFIXES):
+        return True
+    return config.public_ops and path in _OPS_PATHS
 
 
 @bp.before_app_request
 def require_api_key() -> tuple[Response, int] | None:
-    """When ASR_API_KEY is set, every API call but health must carry it."""
-    expected = settings().api_key
-    if not expected or request.path in _OPEN_PATHS or not request.path.startswith("/api/"):
-        return None
-    if request.method == "OPTIONS":
+    """When ASR_API_KEY is set, every path but health, the page and (ASR_PUBLIC_OPS) probes needs it."""
+    config = settings()
+    expected = config.api_key
+    if not expected or _is_open(request.path, config) or request.method == "OPTIONS":
         return None
     given = request.headers.get("X-API-Key", "")
     auth = request.headers.get("Authorization", "")
@@ -123,7 +158,7 @@ def transcribe() -> tuple[Response, int]:
         raise BadRequest(str(exc)) from None
     request_ = FileRequest(
         upload.stream,
-        upload.filename,
+        display_name(upload.filename),
         options,
         _flag("generate_timestamps", True),
         hotwords=hotwords,
@@ -151,16 +186,15 @@ def reload_hotwords() -> tuple[Response, int]:
 
 @bp.get("/api/asr/backup-audio/<recording_id>")
 def backup_audio(recording_id: str) -> Response:
-    """The WAV of a live recording (16 kHz mono s16le), for the retention time."""
-    path = service().recordings.existing(recording_id)
-    if path is None:
-        raise NotFound(f"no backup audio with id {recording_id!r} (it may have expired)")
+    """The WAV of a live recording (16 kHz mono s16le) for its resume token's holder, until retention."""
+    path = _owned_recording(recording_id)
     return send_file(path, mimetype="audio/wav", as_attachment=True, download_name=f"{recording_id}.wav")
 
 
 @bp.delete("/api/asr/backup-audio/<recording_id>")
 def delete_backup_audio(recording_id: str) -> tuple[Response, int]:
     """Delete a recording's backup audio now (not while the recording is still being written)."""
+    _owned_recording(recording_id)
     svc = service()
     if svc.ready and svc.engine().sessions.is_running(recording_id):
         raise Conflict(f"recording {recording_id!r} is still running; delete it after its final result")
@@ -169,12 +203,26 @@ def delete_backup_audio(recording_id: str) -> tuple[Response, int]:
     return jsonify({"success": True, "data": {"deleted": recording_id}}), 200
 
 
+def _owned_recording(recording_id: str) -> Path:
+    """The recording's file, if the request carries its resume token (401) and it exists (404)."""
+    token = resume_token()
+    svc = service()
+    path = svc.recordings.existing(recording_id)
+    if path is None:
+        raise NotFound(f"no backup audio with id {recording_id!r} (it may have expired)")
+    live = svc.engine().sessions.session_for(token) if svc.ready else None
+    if live is not None and live.session_id == recording_id:
+        return path
+    if not token_opens(recording_id, token, svc.handoff, svc.results):
+        log.info("backup audio %s: refused a resume token that is not this recording's", recording_id)
+        raise Unauthorized("the resume token does not belong to this recording")
+    return path
+
+
 @bp.get("/api/asr/sessions/<session_id>/result")
 def session_result(session_id: str) -> tuple[Response, int]:
     """A finished live session's final_result, for its resume token's holder."""
-    token = request.headers.get("X-Resume-Token") or request.args.get("resume_token") or ""
-    if not token:
-        raise Unauthorized("send the session's resume token as X-Resume-Token or ?resume_token=")
+    token = resume_token()
     try:
         result = service().results.load(session_id, token)
     except KeyError:

@@ -160,8 +160,17 @@ class Settings:
     log_file: Path | None = None
     redis_url: str | None = None
     metrics: bool = True
+    public_ops: bool = True  # /readyz and /metrics answer without ASR_API_KEY (probes, Prometheus)
     http_threads: int = 64
     shutdown_grace_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        # Resolved once, against the working directory at start-up: every later use (the spool
+        # writing, Flask's send_file, which resolves relative paths against the package) agrees.
+        for name in ("data_dir", "hotwords_file", "log_file"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, Path(value).resolve())
 
     @property
     def max_upload_bytes(self) -> int:
@@ -241,6 +250,7 @@ class Settings:
             log_file=_parse("ASR_LOG_FILE", e, d.log_file, Path),
             redis_url=_parse("ASR_REDIS_URL", e, d.redis_url, _redis_url),
             metrics=_parse("ASR_METRICS", e, d.metrics, _bool),
+            public_ops=_parse("ASR_PUBLIC_OPS", e, d.public_ops, _bool),
             http_threads=_parse("ASR_HTTP_THREADS", e, d.http_threads, _positive_int),
             shutdown_grace_s=_parse("ASR_SHUTDOWN_GRACE_S", e, d.shutdown_grace_s, _positive_float),
         )

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .results import ResultStore
+from .results import ResultStore, token_digest
 from .retention import sweep
 from .spool import RecordingStore
 
@@ -121,3 +121,15 @@ class SharedData:
     handoff: HandoffStore
     recordings: RecordingStore
     results: ResultStore
+
+
+def token_opens(recording_id: str, token: str, handoff: HandoffStore, results: ResultStore) -> bool:
+    """Whether `token` is the resume token of recording `recording_id`, running, parked or finished.
+
+    Either store suffices: the resume state names the session its token's digest belongs to (from
+    start_recording on, in any process), the stored result keeps the digest (once finished).
+    """
+    state = handoff.load(token_digest(token))
+    if state is not None and state.session_id == recording_id:
+        return True
+    return results.matches(recording_id, token)

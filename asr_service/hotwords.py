@@ -17,6 +17,10 @@ DEFAULT_WEIGHT = 10
 MAX_WEIGHT = 100
 MAX_HOTWORD_CHARS = 40
 MAX_EXTRA_HOTWORDS = 100
+# Request hotwords as text: 100 words of 40 characters, quoted and separated, fit well inside.
+MAX_EXTRA_HOTWORDS_CHARS = 16 * 1024
+# hotwords.json is {"hotwords": {...} or [...], "corrections": {...}}: nesting 2; a margin on top.
+MAX_FILE_NESTING = 8
 
 
 class HotwordsError(ValueError):
@@ -45,8 +49,37 @@ class Vocabulary:
         return replace(self, weights=weights)
 
 
+def json_nesting(text: str, limit: int) -> int:
+    """How deeply arrays and objects nest in JSON `text`, counting no further than `limit` + 1.
+
+    Checked before json.loads, whose recursion a deeply nested text would exhaust.
+    """
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > limit:
+                break
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
 def parse_vocabulary(text: str, source: str) -> Vocabulary:
     """The vocabulary in a hotwords.json text; HotwordsError names the position or field at fault."""
+    if json_nesting(text, MAX_FILE_NESTING) > MAX_FILE_NESTING:
+        raise HotwordsError(f"{source} nests arrays or objects deeper than {MAX_FILE_NESTING} levels")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -106,7 +139,11 @@ def parse_extra_hotwords(raw: object, where: str) -> tuple[str, ...]:
         return ()
     if isinstance(raw, str):
         text = raw.strip()
+        if len(text) > MAX_EXTRA_HOTWORDS_CHARS:
+            raise HotwordsError(f"{where} is longer than {MAX_EXTRA_HOTWORDS_CHARS} characters")
         if text.startswith("["):
+            if json_nesting(text, 1) > 1:
+                raise HotwordsError(f"{where} must be a flat JSON array of strings (nothing nested)")
             try:
                 raw = json.loads(text)
             except json.JSONDecodeError as exc:

@@ -8,12 +8,15 @@ import time
 import uuid
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from werkzeug.exceptions import Unauthorized
 
 from . import metrics
 from .errors import BadRequest
+from .filenames import display_name
 from .handoff import INSTANCE
 from .logs import set_request_id
 from .pipeline import ProgressFn
+from .results import token_digest
 from .retention import checked_id
 from .service import AsrService
 
@@ -74,15 +77,37 @@ def register_request_ids(app: Flask) -> None:
         set_request_id(None)  # gthread reuses threads: the next request must not inherit this id
 
 
+def resume_token(form_field: bool = False) -> str:
+    """The resume token a request carries: X-Resume-Token, ?resume_token= (or the form field); else 401."""
+    token = request.headers.get("X-Resume-Token") or request.args.get("resume_token") or ""
+    if not token and form_field:
+        token = request.form.get("resume_token") or ""
+    if not token:
+        ways = ["X-Resume-Token", "?resume_token="] + (["the form field resume_token"] if form_field else [])
+        raise Unauthorized(f"send the session's resume token as {', '.join(ways[:-1])} or {ways[-1]}")
+    return token
+
+
+def progress_room(token_sha256: str) -> str:
+    """The Socket.IO room of the connection holding the token with this digest (realtime joins it)."""
+    return f"token:{token_sha256}"
+
+
 def upload_progress(session_id: str | None) -> ProgressFn | None:
-    """A progress callback that emits `processing_progress` to the socket whose session is
-    `session_id`, on whichever process holds it (through the message queue when there is one)."""
+    """A progress callback that emits `processing_progress` to the socket holding the resume token
+    the upload carries, on whichever process holds it (through the message queue when there is one).
+
+    Only the holder of a session's token receives progress: knowing its session_id is not enough.
+    """
     if not session_id:
         return None
     try:
-        room = checked_id(session_id)
+        checked_id(session_id)
     except KeyError:
         raise BadRequest("field 'session_id' must be the session_id from the `connected` event") from None
+    token = resume_token(form_field=True)
+    _check_pair(session_id, token)
+    room = progress_room(token_digest(token))
     socketio = current_app.extensions["socketio"]
     details = {"source": "upload", "request_id": g.get("request_id"), "filename": _filename()}
 
@@ -96,6 +121,14 @@ def upload_progress(session_id: str | None) -> ProgressFn | None:
     return emit
 
 
+def _check_pair(session_id: str, token: str) -> None:
+    """401 when this process holds the token's session and it is another one (a client mix-up)."""
+    svc = _service()
+    held = svc.engine().sessions.session_for(token) if svc.ready else None
+    if held is not None and held.session_id != session_id:
+        raise Unauthorized("the resume token does not belong to this session_id")
+
+
 def _filename() -> str | None:
     upload = request.files.get("file")
-    return upload.filename if upload is not None else None
+    return display_name(upload.filename) if upload is not None and upload.filename else None

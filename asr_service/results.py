@@ -60,6 +60,14 @@ class ResultStore:
         result: dict[str, Any] = body["result"]
         return result
 
+    def matches(self, session_id: str, token: str) -> bool:
+        """Whether a result is stored for this session under this token."""
+        try:
+            self.load(session_id, token)
+        except (KeyError, PermissionError):
+            return False
+        return True
+
     def sweep(self, now: float | None = None) -> int:
         """Delete results older than the retention time; returns the count."""
         return sweep(self.directory, "*.json", self.retention_s, now)

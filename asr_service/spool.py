@@ -149,9 +149,11 @@ class RecordingStore:
     """The folder of recordings: one WAV per session id, removed after the retention time."""
 
     def __init__(self, directory: Path, retention_s: float) -> None:
-        self.directory = directory
+        # absolute, so the spool's writer and a download (send_file resolves relative paths against
+        # the package, not the working directory) name the same file
+        self.directory = directory.resolve()
         self.retention_s = retention_s
-        directory.mkdir(parents=True, exist_ok=True)
+        self.directory.mkdir(parents=True, exist_ok=True)
 
     def create(self, recording_id: str) -> AudioSpool:
         """A new spool for `recording_id`."""

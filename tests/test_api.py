@@ -223,3 +223,67 @@ def test_cors_headers_only_for_allowed_origins(service: AsrService, tmp_path: Pa
         other = c.get("/api/asr/formats", headers={"Origin": "https://evil.example"})
     assert allowed.headers["Access-Control-Allow-Origin"] == "https://app.example"
     assert "Access-Control-Allow-Origin" not in other.headers
+
+
+def test_deeply_nested_hotwords_are_a_400_not_an_internal_error(
+    client: FlaskClient, speech_wav: Path
+) -> None:
+    for text in ("[" * 5000 + "]" * 5000, '["a", ["b"]]', "a," * 9000):
+        body = _assert_error(_upload(client, speech_wav.read_bytes(), hotwords=text), 400, "bad_request")
+        assert "hotwords" in body["error"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        ("../../etc/passwd", "passwd"),
+        ("C:\\Users\\x\\m\0e\x1b[31m.wav", "me[31m.wav"),
+        ("<img src=x onerror=1>.wav", "img src=x onerror=1.wav"),
+    ],
+)
+def test_result_filename_is_a_cleaned_display_name(
+    client: FlaskClient, speech_wav: Path, raw: str, shown: str
+) -> None:
+    from asr_service.filenames import display_name
+
+    assert display_name(raw) == shown
+    long_name = display_name("a" * 10_000 + ".wav")
+    assert len(long_name) == 120 and long_name.endswith(".wav")
+    body = _upload(client, speech_wav.read_bytes(), "../../etc/passwd").get_json()
+    assert body["filename"] == body["data"]["filename"] == "passwd"
+
+
+def test_form_errors_each_have_their_own_code(client: FlaskClient) -> None:
+    many = "".join(f'--b\r\nContent-Disposition: form-data; name="f{i}"\r\n\r\nx\r\n' for i in range(1100))
+    response = client.post(
+        "/api/asr/transcribe", data=many + "--b--\r\n", content_type="multipart/form-data; boundary=b"
+    )
+    _assert_error(response, 413, "too_many_parts")
+    wrong = client.post(
+        "/api/asr/transcribe",
+        data=b"--x\r\n" + b"\0" * 600_000,
+        content_type="multipart/form-data; boundary=b",
+    )
+    _assert_error(wrong, 400, "bad_multipart")
+    none = client.post("/api/asr/transcribe", data=b"--x\r\n", content_type="multipart/form-data")
+    _assert_error(none, 400, "bad_multipart")
+    field = '--b\r\nContent-Disposition: form-data; name="hotwords"\r\n\r\n' + "x" * 600_000 + "\r\n--b--\r\n"
+    big = client.post("/api/asr/transcribe", data=field, content_type="multipart/form-data; boundary=b")
+    _assert_error(big, 413, "form_field_too_large")
+
+
+def test_probes_are_open_by_default_and_closed_with_public_ops_off(
+    service: AsrService, tmp_path: Path
+) -> None:
+    for public, status in (("true", 200), ("false", 401)):
+        env = {"ASR_API_KEY": "k", "ASR_DATA_DIR": str(tmp_path), "ASR_PUBLIC_OPS": public}
+        app, _ = create_app(Settings.from_env(env), service)
+        with app.test_client() as c:
+            assert c.get("/metrics").status_code == status and c.get("/readyz").status_code == status
+            assert c.get("/").status_code == 200 and c.get("/api/health").status_code == 200
+            assert c.get("/metrics", headers={"X-API-Key": "k"}).status_code == 200
+
+
+def test_upload_progress_needs_the_sessions_resume_token(client: FlaskClient, speech_wav: Path) -> None:
+    response = _upload(client, speech_wav.read_bytes(), session_id="a" * 32)
+    _assert_error(response, 401, "unauthorized")

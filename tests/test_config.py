@@ -13,7 +13,8 @@ def test_defaults_match_the_design() -> None:
     s = Settings.from_env({})
     assert (s.host, s.port, s.device) == ("0.0.0.0", 5006, "auto")
     assert s.offline_model == DEFAULT_OFFLINE_MODEL
-    assert s.hotwords_file == Path("hotwords.json")
+    assert s.hotwords_file == Path.cwd() / "hotwords.json" and s.data_dir == Path.cwd() / "data"
+    assert s.public_ops is True
     assert s.llm_api_url is None and s.llm_api_key is None and s.api_key is None
     assert s.max_sentence_s == 15.0
 
@@ -107,3 +108,16 @@ def test_deployment_settings() -> None:
         Settings.from_env({"ASR_REDIS_URL": "localhost:6379"})
     with pytest.raises(SettingsError, match="ASR_LOG_FORMAT"):
         Settings.from_env({"ASR_LOG_FORMAT": "xml"})
+
+
+def test_relative_paths_are_resolved_once_against_the_start_up_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    env = {"ASR_DATA_DIR": "store", "HOTWORDS_FILE": "conf/hw.json", "ASR_LOG_FILE": "../asr.log"}
+    s = Settings.from_env(env)
+    monkeypatch.chdir("/")  # a later change of directory must not move them
+    assert s.data_dir == tmp_path / "store" and s.hotwords_file == tmp_path / "conf" / "hw.json"
+    assert s.log_file == tmp_path.parent / "asr.log"
+    assert Settings().data_dir.is_absolute()  # also when built directly
+    assert Settings.from_env({"ASR_PUBLIC_OPS": "false"}).public_ops is False

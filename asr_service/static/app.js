@@ -76,18 +76,20 @@ function showProducedAudio() {
   $("elapsed").textContent = `${(recorder.producedBytes / BYTES_PER_MS / 1000).toFixed(1)} s`;
 }
 
-async function fetchBackupAudio(urls, id) {
-  const response = await fetch(urls.api(`api/asr/backup-audio/${encodeURIComponent(id)}`), { headers: urls.headers });
+// The backup belongs to whoever holds the recording's resume token: the server asks for it.
+async function fetchBackupAudio(urls, id, resumeToken) {
+  const headers = { ...urls.headers, "X-Resume-Token": resumeToken };
+  const response = await fetch(urls.api(`api/asr/backup-audio/${encodeURIComponent(id)}`), { headers });
   if (!response.ok) throw { code: "backup_audio", message: `HTTP ${response.status}` };
   return response.blob();
 }
 
-async function showRecordingResult(urls, result) {
+async function showRecordingResult(urls, result, resumeToken) {
   recorder.lastResult = result;
   $("record-progress").hidden = true;
   let audio = null;
   try {
-    audio = await fetchBackupAudio(urls, result.backup_audio_id);
+    audio = await fetchBackupAudio(urls, result.backup_audio_id, resumeToken);
   } catch (error) {
     showError(error);
   }
@@ -141,7 +143,7 @@ async function startRecording() {
       },
       final: (result) => {
         setBadge("connection", ...CONNECTION_BADGES.offline);
-        showRecordingResult(urls, result);
+        showRecordingResult(urls, result, live.token);
       },
       error: (error, fatal) => {
         showError(error);
