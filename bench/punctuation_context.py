@@ -20,6 +20,7 @@ so no sentence ever ends (as with noise recognised as text). Two parts:
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import statistics
 import sys
@@ -99,12 +100,15 @@ def per_call(automodel: Any, lengths: list[int], repeats: int) -> list[dict[str,
     return rows
 
 
+def _punctuate(model: Any, text: str, cache: dict[str, object]) -> str:
+    return str(model.punctuate(text, cache))
+
+
 def _stream_a(punc: OnWorker[Any], words: int, stop: threading.Event) -> int:
     cache = _context(words)
     calls = 0
     while not stop.wait(0 if calls == 0 else 3.0):
-        text = CHARS[calls % 10 : calls % 10 + 20]
-        punc.run(lambda m, text=text: m.punctuate(text, cache))
+        punc.run(functools.partial(_punctuate, text=CHARS[calls % 10 : calls % 10 + 20], cache=cache))
         calls += 1
     return calls
 
