@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -67,6 +68,13 @@ def _positive_float(raw: str) -> float:
     value = float(raw)
     if not value > 0:
         raise ValueError("must be a positive number")
+    return value
+
+
+def _non_negative_float(raw: str) -> float:
+    value = float(raw)
+    if not 0 <= value < math.inf:
+        raise ValueError("must be 0 or a positive number")
     return value
 
 
@@ -148,6 +156,7 @@ class Settings:
     max_session_s: float = 4 * 3600.0
     max_frame_bytes: int = 64000
     resume_grace_s: float = 60.0
+    idle_timeout_s: float = 60.0  # a recording without audio this long is stopped (0: never)
     retention_s: float = 72 * 3600.0
     default_language: str = "auto"
     use_itn: bool = True
@@ -236,6 +245,7 @@ class Settings:
             max_session_s=_parse("ASR_MAX_SESSION_S", e, d.max_session_s, _positive_float),
             max_frame_bytes=_parse("ASR_MAX_FRAME_BYTES", e, d.max_frame_bytes, _positive_int),
             resume_grace_s=_parse("ASR_RESUME_GRACE_S", e, d.resume_grace_s, _positive_float),
+            idle_timeout_s=_parse("ASR_IDLE_TIMEOUT_S", e, d.idle_timeout_s, _non_negative_float),
             retention_s=_parse("ASR_RETENTION_S", e, d.retention_s, _positive_float),
             default_language=_parse("ASR_LANGUAGE", e, d.default_language, _language),
             use_itn=_parse("ASR_USE_ITN", e, d.use_itn, _bool),

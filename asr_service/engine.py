@@ -107,6 +107,7 @@ def build_engine(
         max_frame_bytes=settings.max_frame_bytes,
         max_session_s=settings.max_session_s,
         max_sentence_ms=int(settings.max_sentence_s * 1000),
+        idle_timeout_s=settings.idle_timeout_s,
     )
     shared = SharedData(handoff_store(settings), recordings, results)
     registry = SessionRegistry(

@@ -449,11 +449,19 @@ class ParaformerStreaming:
         return self.step(step.chunk, step.cache, step.is_final)
 
 
+# The realtime model keeps every word since the last sentence end as context (cache["pre_text"])
+# and reads it again on each call, in 20-word pieces that each carry the unfinished rest: text
+# that never ends a sentence makes each call cost the square of the transcript. Context beyond
+# this many words is cut, oldest first; its words were emitted already, so no output changes.
+PUNC_CONTEXT_WORDS = 100
+
+
 class RealtimePunctuator:
     """CT-Transformer realtime punctuation, guarded against the inputs it crashes on."""
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: Any, context_words: int | None = PUNC_CONTEXT_WORDS) -> None:
         self._model = model
+        self._context_words = context_words  # None: unbounded, as FunASR does (benchmarks only)
 
     def punctuate(self, text: str, cache: dict[str, object]) -> str:
         """See Punctuator.punctuate; on a model failure the text comes back unpunctuated."""
@@ -462,6 +470,7 @@ class RealtimePunctuator:
             return ""  # the model raises on empty input
         if not cache.get("pre_text") and _single_token(text):
             return text  # and on a lone token with nothing cached
+        self._bound_context(cache)
         try:
             result = self._model.generate(input=text, cache=cache)
         except Exception:
@@ -470,6 +479,13 @@ class RealtimePunctuator:
             )
             return text
         return str(result[0].get("text", text)) if result else text
+
+    def _bound_context(self, cache: dict[str, object]) -> None:
+        """Keep only the latest context words: a forced cut in a sentence that will not end."""
+        words = cache.get("pre_text")
+        limit = self._context_words
+        if limit is not None and isinstance(words, list) and len(words) > limit:
+            cache["pre_text"] = words[-limit:]
 
 
 def _single_token(text: str) -> bool:

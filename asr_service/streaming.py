@@ -71,6 +71,7 @@ class SessionLimits:
     max_frame_bytes: int = 2 * SAMPLE_RATE * 2
     max_session_s: float = 4 * 3600.0
     max_sentence_ms: int = 15000
+    idle_timeout_s: float = 60.0  # a recording that gets no audio this long is ended (0: never)
 
 
 @dataclass
@@ -169,6 +170,7 @@ class RecordingSession:
         self._spool: AudioSpool | None = None
         self._carry = b""
         self._received = 0  # samples accepted (and spooled)
+        self._last_audio_at = time.monotonic()  # when audio last came (or a client took the recording)
         self._thread: threading.Thread | None = None
         self._live = _LiveTranscript()
 
@@ -188,6 +190,7 @@ class RecordingSession:
                 self._correction = self._corrector.start(options.hotwords, options.llm_correct)
             self._spool = self._recordings.create(self.session_id)
             self.state = SessionState.RECORDING
+            self._last_audio_at = time.monotonic()
             self._thread = threading.Thread(
                 target=self._run, name=f"session-{self.session_id[:8]}", daemon=True
             )
@@ -226,6 +229,7 @@ class RecordingSession:
                     ) from exc
                 before = self._received
                 self._received += len(pcm) // 2
+                self._last_audio_at = time.monotonic()
                 # the first pass works in whole VAD chunks, so waking its thread more often is wasted
                 if self._received // VAD_CHUNK != before // VAD_CHUNK:
                     self._inbox.put(self._received)
@@ -316,6 +320,7 @@ class RecordingSession:
             self.detached_at = None
             if self.state is SessionState.PARKED:
                 self.state = SessionState.RECORDING
+                self._last_audio_at = time.monotonic()  # the idle time starts again for this client
             return self.snapshot(), self.final_result
 
     def wait_done(self, timeout_s: float) -> bool:
@@ -383,7 +388,7 @@ class RecordingSession:
         """Run the audio through the first pass until stop (then flush) or hand-off (True)."""
         done = 0
         while True:
-            item = self._inbox.get()
+            item = self._next_item()
             if isinstance(item, _Stop):
                 break
             if isinstance(item, _Recognised):
@@ -405,6 +410,45 @@ class RecordingSession:
                 self._caught_up.set()
         processor.finish()
         return False
+
+    def _next_item(self) -> int | _Stop | _HandOff | _Recognised:
+        """The next inbox item; meanwhile, a recording without audio for idle_timeout_s is stopped."""
+        limit = self._limits.idle_timeout_s
+        while True:
+            try:
+                return self._inbox.get(timeout=self._idle_wait_s(limit))
+            except queue.Empty:
+                self._stop_if_idle(limit)
+
+    def _idle_wait_s(self, limit: float) -> float | None:
+        """How long the inbox may stay empty before the idle check: None, no limit."""
+        if limit <= 0:
+            return None
+        if self.state is not SessionState.RECORDING:
+            return limit  # parked or replaying: its resume window applies; look again later
+        return max(self._last_audio_at + limit - time.monotonic(), 0.05)
+
+    def _stop_if_idle(self, limit: float) -> None:
+        """Stop and finalise a recording whose client has sent no audio for `limit` seconds."""
+        with self._lock:
+            idle_s = time.monotonic() - self._last_audio_at
+            if self.state is not SessionState.RECORDING or idle_s < limit:
+                return  # audio came meanwhile, or the recording is parked (its resume window applies)
+            log.info(
+                "session %s: no audio for %.0f s after %.1f s recorded; stopping it",
+                self.session_id,
+                idle_s,
+                self._received / SAMPLE_RATE,
+            )
+            self._stop_locked()
+        self._emit(
+            "error",
+            {
+                "code": "idle_timeout",
+                "message": f"no audio received for {limit:g} s; the recording was stopped and "
+                "its final result is coming",
+            },
+        )
 
     def _finalize(self) -> None:
         live = self._live

@@ -90,6 +90,15 @@ def test_hotword_and_llm_settings() -> None:
     assert "k3y" not in repr(Settings.from_env({"LLM_API_KEY": "k3y", "ASR_API_KEY": "k3y"}))
 
 
+def test_idle_timeout_of_recordings() -> None:
+    assert Settings.from_env({}).idle_timeout_s == 60.0
+    assert Settings.from_env({"ASR_IDLE_TIMEOUT_S": "90"}).idle_timeout_s == 90.0
+    assert Settings.from_env({"ASR_IDLE_TIMEOUT_S": "0"}).idle_timeout_s == 0.0  # never
+    for bad in ("-1", "soon", "nan", "inf"):
+        with pytest.raises(SettingsError, match="ASR_IDLE_TIMEOUT_S"):
+            Settings.from_env({"ASR_IDLE_TIMEOUT_S": bad})
+
+
 def test_deployment_settings() -> None:
     s = Settings.from_env(
         {

@@ -211,6 +211,31 @@ def test_realtime_punctuation_survives_the_inputs_funasr_crashes_on(model_set: m
     assert punctuator.punctuate("好", cache)  # a lone token is fine once the cache holds context
 
 
+def _unpunctuated(text: str) -> str:
+    return "".join(c for c in text if c not in "，。？、")
+
+
+def test_realtime_punctuation_context_stays_bounded_when_no_sentence_ends(
+    model_set: models.ModelSet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inner = model_set.loaded["punc"].model.model
+    # the model may still place marks, but none of them ends a sentence: like noise recognised as text
+    never_ending = ["，" if p in ("。", "？") else p for p in inner.punc_list]
+    monkeypatch.setattr(inner, "punc_list", never_ending)
+    punctuator = models.RealtimePunctuator(model_set.loaded["punc"].model)
+    cache: dict[str, object] = {}
+    sent, out = "", ""
+    phrase = "今天我们开会讨论备份演练的安排"
+    for n in range(60):  # 1,200 characters without a sentence end
+        piece = (phrase * 2)[n % len(phrase) :][:20]
+        sent += piece
+        out += punctuator.punctuate(piece, cache)
+        context = cache["pre_text"]
+        assert isinstance(context, list)
+        assert len(context) <= models.PUNC_CONTEXT_WORDS + len(piece), f"call {n}: {len(context)} words"
+    assert _unpunctuated(out) == sent  # the cut drops context only: every word came out once, in order
+
+
 def _stream_texts(lane: models.ParaformerStreaming, audio: np.ndarray) -> list[str]:
     cache: dict[str, object] = {}
     chunks = [audio[i : i + 9600] for i in range(0, len(audio), 9600)]

@@ -318,3 +318,43 @@ def test_a_failed_recording_says_so_and_keeps_its_audio(tmp_path: Path, workers:
     assert [e["code"] for e in errors] == ["recording_failed"]
     assert session.session_id in errors[0]["message"]
     assert (tmp_path / "rec" / f"{session.session_id}.wav").read_bytes()[44:] == pcm
+
+
+def test_a_recording_without_audio_is_stopped_and_finalised(
+    tmp_path: Path, workers: list[ModelWorker]
+) -> None:
+    session, events, _ = _session(tmp_path, workers, SessionLimits(idle_timeout_s=0.5))
+    pcm = _pcm(3.0)  # speech from 1.0 s, still running when the audio stops coming
+    for start in range(0, len(pcm), 3200):
+        session.feed(pcm[start : start + 3200])
+    assert session.done.wait(30), "a client that stopped sending audio kept its recording"  # type: ignore[attr-defined]
+    names = [e for e, _ in events]
+    errors = [p for e, p in events if e == "error"]
+    assert [e["code"] for e in errors] == ["idle_timeout"]
+    assert names.index("error") < names.index("recording_stopped") < names.index("final_result")
+    final = next(p for e, p in events if e == "final_result")
+    assert final["duration_ms"] == 3000  # everything received was recognised and kept
+    assert [(s["start_ms"], s["end_ms"]) for s in final["realtime_segments"]] == [(1000, 2600)]
+    assert final["timestamps"] == [{"text": "s1600", "start_ms": 1000, "end_ms": 2600}]
+    assert (tmp_path / "res").is_dir() and any((tmp_path / "res").iterdir())  # the result is stored
+    with pytest.raises(SessionError) as info:
+        session.feed(pcm[:3200])
+    assert info.value.code == "not_recording"
+
+
+def test_a_parked_recording_is_left_to_its_resume_window(tmp_path: Path, workers: list[ModelWorker]) -> None:
+    session, _, _ = _session(tmp_path, workers, SessionLimits(idle_timeout_s=60))
+    session.feed(_pcm(1.0))
+    session.detach()
+    session._last_audio_at -= 100  # as if parked for longer than the idle timeout
+    session._stop_if_idle(60)
+    assert session.state is SessionState.PARKED  # the registry's resume window decides, not this
+    resumed = EventSink()
+    session.attach(resumed)
+    session._stop_if_idle(60)
+    assert session.state is SessionState.RECORDING  # a resumed client gets the whole idle time again
+    session._last_audio_at -= 100
+    session._stop_if_idle(60)
+    assert session.state is SessionState.FINALIZING
+    assert session.wait_done(30)
+    assert [p["code"] for e, p in resumed.events if e == "error"] == ["idle_timeout"]
