@@ -4,9 +4,12 @@ and floods of bad packets (one bounded, rate-limited log line and one `error` ev
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
+import socket
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +30,8 @@ MAX_ATTACHMENTS = 4
 # a connection that keeps sending bad packets after this many is closed
 MAX_BAD_PACKETS = 20
 _NAME_SHOWN = 40  # characters of a client's event name quoted back in errors and logs
+# how long a closed websocket's client has to acknowledge the close before its TCP connection is cut
+_CLOSE_GRACE_S = 2.0
 
 
 class BadPacket(ValueError):
@@ -59,6 +64,25 @@ class BoundedPacket(sio_packet.Packet):
             raise BadPacket("bad_packet", f"malformed binary attachment ({type(exc).__name__})") from None
 
 
+class _AbortableWebSocket(_websocket_wsgi.SimpleWebSocketWSGI):
+    """The threading driver's websocket, known to its Engine.IO socket so that a close can also
+    end the TCP connection: a client that ignores the close frame would otherwise keep this
+    request's thread blocked in a read for as long as it keeps the connection open."""
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        owner = getattr(self.app, "__self__", None)  # the engineio Socket whose handler this runs
+        if owner is not None:
+            owner.asr_transport = self
+        return super().__call__(environ, start_response)
+
+    def abort(self) -> None:
+        """Shut the TCP connection down, waking the thread that reads it (no-op once closed)."""
+        sock = getattr(getattr(self, "ws", None), "sock", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
 class BoundedEngineIO(engineio.Server):
     """Engine.IO server whose websockets refuse a message over max_http_buffer_size while it
     arrives, instead of buffering it whole and checking afterwards."""
@@ -69,7 +93,7 @@ class BoundedEngineIO(engineio.Server):
         websocket: Callable[..., Any] = _websocket_wsgi.SimpleWebSocketWSGI
         if drivers.get("websocket") is not websocket:  # another async mode: not ours to bound
             return
-        bounded = functools.partial(websocket, max_message_size=self.max_http_buffer_size)
+        bounded = functools.partial(_AbortableWebSocket, max_message_size=self.max_http_buffer_size)
         self._async = {**drivers, "websocket": bounded}  # a copy: the driver's dict is shared
 
 
@@ -83,6 +107,7 @@ class GuardedServer(socketio.Server):
         self._bad_lock = threading.Lock()
         self._throttle = LogThrottle()
         self._sweeper_started = False
+        self._aborts: list[tuple[float, _AbortableWebSocket]] = []  # (when, transport), under _bad_lock
 
     def _engineio_server_class(self) -> type:
         return BoundedEngineIO
@@ -94,6 +119,10 @@ class GuardedServer(socketio.Server):
         return super()._handle_eio_connect(eio_sid, environ)
 
     def _handle_eio_disconnect(self, eio_sid: str, reason: Any) -> None:
+        transport = getattr(self.eio.sockets.get(eio_sid), "asr_transport", None)
+        if isinstance(transport, _AbortableWebSocket):  # a clean close ends long before this
+            with self._bad_lock:
+                self._aborts.append((time.monotonic() + _CLOSE_GRACE_S, transport))
         try:
             super()._handle_eio_disconnect(eio_sid, reason)
         finally:
@@ -169,6 +198,12 @@ class GuardedServer(socketio.Server):
         tick = min(1.0, self._gate.limits.connect_timeout_s / 2)
         while True:
             self.sleep(tick)
+            now = time.monotonic()
+            with self._bad_lock:
+                due = [t for when, t in self._aborts if when <= now]
+                self._aborts = [(when, t) for when, t in self._aborts if when > now]
+            for transport in due:
+                transport.abort()
             for eio_sid in self._gate.overdue():
                 write, _dropped = self._throttle.allow()
                 if write:

@@ -3,6 +3,7 @@ sockets and the time a request body may take, so no client can starve /api/healt
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import socket
@@ -111,31 +112,49 @@ class SocketGate:
 
 class DeadlineInput:
     """wsgi.input that raises RequestTimeout when the body stalls for read_timeout_s or arrives
-    slower than min_body_rate (after a first read_timeout_s of grace)."""
+    slower than min_body_rate (after a first read_timeout_s of grace). A server's body reader
+    may block in one read for many small recv()s, so a watchdog cuts the socket's read side
+    when the deadline passes, and the blocked read returns."""
 
     def __init__(self, inner: IO[bytes], sock: socket.socket | None, limits: TransportLimits) -> None:
         self._inner, self._sock, self._limits = inner, sock, limits
         self._started = time.monotonic()
         self._read = 0
+        self.expired = False
 
-    def _budget(self) -> float:
-        """Seconds the next read may wait: the stall limit, or less where the rate floor comes first."""
-        elapsed = time.monotonic() - self._started
-        rate_deadline = self._limits.read_timeout_s + self._read / self._limits.min_body_rate
-        return min(self._limits.read_timeout_s, rate_deadline - elapsed)
+    def deadline(self) -> float:
+        """When the body is late: the rate floor applied to what arrived so far, after the grace."""
+        return self._started + self._limits.read_timeout_s + self._read / self._limits.min_body_rate
+
+    def expire(self) -> None:
+        """Past the deadline: end the read side so a read blocked on it returns."""
+        self.expired = True
+        if self._sock is not None:
+            with contextlib.suppress(OSError):
+                self._sock.shutdown(socket.SHUT_RD)
+
+    def _late(self) -> RequestTimeout:
+        rate = self._limits.min_body_rate / 1000
+        return RequestTimeout(f"the request body stalled or arrived slower than {rate:g} kB/s")
 
     def _call(self, method: Callable[..., Any], *args: Any) -> Any:
-        budget = self._budget()
-        if budget <= 0:
-            raise RequestTimeout(
-                f"the request body arrived slower than {self._limits.min_body_rate / 1000:g} kB/s"
-            )
+        budget = min(self._limits.read_timeout_s, self.deadline() - time.monotonic())
+        if budget <= 0 or self.expired:
+            raise self._late()
         if self._sock is not None:
-            self._sock.settimeout(budget)
+            self._sock.settimeout(budget)  # a stall with no bytes at all ends in the read itself
         try:
             data = method(*args)
         except TimeoutError:
+            if budget < self._limits.read_timeout_s:
+                raise self._late() from None
             raise RequestTimeout(f"no request body bytes arrived for {budget:.0f} s") from None
+        except (OSError, ValueError):
+            if self.expired:  # the watchdog's cut, not the client's
+                raise self._late() from None
+            raise
+        if self.expired:
+            raise self._late()
         self._read += len(data) if isinstance(data, (bytes, bytearray)) else int(data or 0)
         return data
 
@@ -164,11 +183,43 @@ class DeadlineInput:
         return line
 
 
+class BodyWatchdog:
+    """One thread that expires DeadlineInputs past their deadline (checked every `tick_s`)."""
+
+    def __init__(self, tick_s: float = 0.5) -> None:
+        self._tick_s = tick_s
+        self._lock = threading.Lock()
+        self._watched: set[DeadlineInput] = set()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, body: DeadlineInput) -> None:
+        with self._lock:
+            self._watched.add(body)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="body-watchdog", daemon=True)
+                self._thread.start()
+
+    def forget(self, body: DeadlineInput) -> None:
+        with self._lock:
+            self._watched.discard(body)
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self._tick_s)
+            now = time.monotonic()
+            with self._lock:
+                late = [body for body in self._watched if body.deadline() <= now]
+                self._watched.difference_update(late)
+            for body in late:
+                body.expire()
+
+
 class TransportGuard:
     """The outermost WSGI layer (see the module docstring); `socket_path` is Socket.IO's, '/socket.io/'."""
 
     def __init__(self, app: WsgiApp, gate: SocketGate, socket_path: str = "/socket.io/") -> None:
         self._app, self._gate, self._socket_path = app, gate, socket_path
+        self._watchdog = BodyWatchdog()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if (
@@ -176,9 +227,12 @@ class TransportGuard:
             and environ.get("REQUEST_METHOD") == "GET"
         ):
             return self._long_lived(environ, start_response)
-        if _has_body(environ):
-            sock = environ.get("gunicorn.socket") or environ.get("werkzeug.socket")
-            environ["wsgi.input"] = DeadlineInput(environ["wsgi.input"], sock, self._gate.limits)
+        if not _has_body(environ):
+            return self._app(environ, start_response)
+        sock = environ.get("gunicorn.socket") or environ.get("werkzeug.socket")
+        body = DeadlineInput(environ["wsgi.input"], sock, self._gate.limits)
+        environ["wsgi.input"] = body
+        self._watchdog.watch(body)
         try:
             return self._app(environ, start_response)
         except RequestTimeout as exc:  # Flask answers its own; this is an Engine.IO polling POST
@@ -190,6 +244,8 @@ class TransportGuard:
                 exc.description,
             )
             return _error(start_response, "408 Request Timeout", "request_timeout", str(exc.description))
+        finally:  # the app has read what it wanted by the time it returns
+            self._watchdog.forget(body)
 
     def _long_lived(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         """A websocket or long-poll holds its thread for as long as it lasts: bounded, with a place
