@@ -16,10 +16,12 @@ from typing import Any
 import engineio
 import socketio
 from engineio.async_drivers import _websocket_wsgi
+from engineio.socket import Socket as _EioSocket
 from flask import Flask
 from flask_socketio import SocketIO
 from socketio import packet as sio_packet
 
+from .eio_pings import Pinger
 from .logs import LogThrottle
 from .transport_guard import TICKET_KEY, SocketGate, Ticket
 
@@ -73,7 +75,13 @@ class _AbortableWebSocket(_websocket_wsgi.SimpleWebSocketWSGI):
         owner = getattr(self.app, "__self__", None)  # the engineio Socket whose handler this runs
         if owner is not None:
             owner.asr_transport = self
-        return super().__call__(environ, start_response)
+        try:
+            return super().__call__(environ, start_response)
+        finally:
+            # engineio's service task drops closed sockets one every ping_timeout/len(sockets)
+            # seconds: under many short connections thousands of dead ones waited for it
+            if owner is not None and owner.closed:
+                owner.server.sockets.pop(owner.sid, None)
 
     def abort(self) -> None:
         """Shut the TCP connection down, waking the thread that reads it (no-op once closed)."""
@@ -85,16 +93,25 @@ class _AbortableWebSocket(_websocket_wsgi.SimpleWebSocketWSGI):
 
 class BoundedEngineIO(engineio.Server):
     """Engine.IO server whose websockets refuse a message over max_http_buffer_size while it
-    arrives, instead of buffering it whole and checking afterwards."""
+    arrives, instead of buffering it whole and checking afterwards, and whose heartbeats share
+    one thread."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self._pinger = Pinger(self.ping_interval)
         drivers: dict[str, Any] = getattr(self, "_async")  # noqa: B009 (untyped in engineio)
         websocket: Callable[..., Any] = _websocket_wsgi.SimpleWebSocketWSGI
         if drivers.get("websocket") is not websocket:  # another async mode: not ours to bound
             return
         bounded = functools.partial(_AbortableWebSocket, max_message_size=self.max_http_buffer_size)
         self._async = {**drivers, "websocket": bounded}  # a copy: the driver's dict is shared
+
+    def start_background_task(self, target: Any, *args: Any, **kwargs: Any) -> Any:
+        """engineio's per-socket ping thread becomes an entry on the one Pinger (eio_pings.py)."""
+        if getattr(target, "__func__", None) is _EioSocket._send_ping and not args and not kwargs:
+            self._pinger.schedule(target.__self__)
+            return None  # engineio ignores what schedule_ping's call returns
+        return super().start_background_task(target, *args, **kwargs)
 
 
 class GuardedServer(socketio.Server):
