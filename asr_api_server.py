@@ -11,6 +11,7 @@ import time
 from asr_service.app import create_app
 from asr_service.config import Settings, SettingsError
 from asr_service.logs import configure_logging
+from asr_service.socketio_server import close_all_sockets
 
 # After the hand-off, the `server_restarting` errors may still be on their way through the message
 # queue; closing the sockets at once could overtake them.
@@ -49,7 +50,8 @@ def graceful_shutdown() -> None:
     log.info("shutting down: handing recordings off, final passes get %.0f s", settings.shutdown_grace_s)
     service.shutdown(settings.shutdown_grace_s)
     time.sleep(_FLUSH_EVENTS_S)
-    socketio.server.eio.disconnect()
+    # without waiting for clients to collect the close: an abandoned polling handshake never would
+    close_all_sockets(socketio.server.eio)
 
 
 def _on_signal(signum: int, _frame: object) -> None:

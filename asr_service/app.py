@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Flask, Response, request
 from flask_socketio import SocketIO
+from werkzeug.exceptions import RequestTimeout
 
-from .api import bp, register_error_handlers
+from .api import bp, error_response, register_error_handlers
 from .config import Settings
 from .engine import load_engine
 from .ops import ops_bp, register_request_ids
@@ -16,6 +18,10 @@ from .page import STATIC_DIR
 from .page import bp as page_bp
 from .realtime import register_realtime
 from .service import AsrService
+from .socketio_server import GuardedSocketIO
+from .transport_guard import SocketGate, TransportGuard, TransportLimits
+
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None, service: AsrService | None = None) -> tuple[Flask, SocketIO]:
@@ -35,11 +41,14 @@ def create_app(settings: Settings | None = None, service: AsrService | None = No
     app.register_blueprint(ops_bp)
     app.register_blueprint(page_bp)
     register_error_handlers(app)
+    _answer_slow_bodies(app)
     _allow_cors(app, settings.cors_origins)
+    gate = SocketGate(transport_limits(settings))
     # async_handlers=False: each client's events run in order on its own connection thread, so audio
     # frames reach the session in the order they were sent; handlers only queue work, never block on it.
-    socketio = SocketIO(
+    socketio = GuardedSocketIO(
         app,
+        gate,
         async_mode="threading",
         async_handlers=False,
         cors_allowed_origins=_socketio_origins(settings.cors_origins),
@@ -48,8 +57,31 @@ def create_app(settings: Settings | None = None, service: AsrService | None = No
         message_queue=settings.redis_url,
     )
     register_realtime(socketio, service, settings)
+    # outermost: counts and bounds connections before Flask or Engine.IO allocate anything for them
+    app.wsgi_app = TransportGuard(app.wsgi_app, gate)  # type: ignore[method-assign]
+    app.extensions["asr_socket_gate"] = gate
     service.start_janitor()
     return app, socketio
+
+
+def transport_limits(settings: Settings) -> TransportLimits:
+    """The guard's bounds from the settings."""
+    return TransportLimits(
+        max_streams=settings.socket_threads,
+        max_unconnected=settings.max_unconnected_sockets,
+        connect_timeout_s=settings.connect_timeout_s,
+        read_timeout_s=settings.read_timeout_s,
+        min_body_rate=settings.min_body_rate_kbps * 1000,
+    )
+
+
+def _answer_slow_bodies(app: Flask) -> None:
+    """A body that stalls or trickles (transport_guard.DeadlineInput) ends with 408 `request_timeout`."""
+
+    @app.errorhandler(RequestTimeout)
+    def _timeout(exc: RequestTimeout) -> tuple[Response, int]:
+        log.info("%s %s -> 408: %s", request.method, request.path, exc.description)
+        return error_response(408, "request_timeout", str(exc.description))
 
 
 def _default_service(settings: Settings) -> AsrService:

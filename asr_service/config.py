@@ -172,6 +172,18 @@ class Settings:
     public_ops: bool = True  # /readyz and /metrics answer without ASR_API_KEY (probes, Prometheus)
     http_threads: int = 64
     shutdown_grace_s: float = 30.0
+    # connections and transport (docs/security.md "Connections and transport")
+    reserved_threads: int = 4  # ASR_HTTP_THREADS kept for plain HTTP: sockets get the rest
+    max_unconnected_sockets: int = 8  # Engine.IO sockets that have not completed the Socket.IO connect
+    connect_timeout_s: float = 10.0  # ... and how long each may take to do so
+    read_timeout_s: float = 30.0  # longest wait for the next bytes of a request body
+    min_body_rate_kbps: float = 16.0  # kB/s a request body must average after the first read_timeout_s
+    resume_per_min: int = 10  # resume_recording attempts per connection per minute (x10 per address)
+
+    @property
+    def socket_threads(self) -> int:
+        """Long-lived socket requests (websockets, long-polls) allowed at once."""
+        return self.http_threads - self.reserved_threads
 
     def __post_init__(self) -> None:
         # Resolved once, against the working directory at start-up: every later use (the spool
@@ -201,7 +213,7 @@ class Settings:
         """Build settings from environment variables (os.environ by default)."""
         e = os.environ if env is None else env
         d = cls()
-        return cls(
+        settings = cls(
             host=_env("ASR_HOST", e) or d.host,
             port=_parse("ASR_PORT", e, d.port, _positive_int),
             device=_parse("ASR_DEVICE", e, d.device, _device),
@@ -263,4 +275,25 @@ class Settings:
             public_ops=_parse("ASR_PUBLIC_OPS", e, d.public_ops, _bool),
             http_threads=_parse("ASR_HTTP_THREADS", e, d.http_threads, _positive_int),
             shutdown_grace_s=_parse("ASR_SHUTDOWN_GRACE_S", e, d.shutdown_grace_s, _positive_float),
+            **_transport_from_env(e, d),
         )
+        if settings.reserved_threads >= settings.http_threads:
+            raise SettingsError(
+                f"ASR_RESERVED_THREADS={settings.reserved_threads} leaves no thread of "
+                f"ASR_HTTP_THREADS={settings.http_threads} for sockets"
+            )
+        return settings
+
+
+def _transport_from_env(e: Mapping[str, str], d: Settings) -> dict[str, Any]:
+    """The connection and transport bounds."""
+    return {
+        "reserved_threads": _parse("ASR_RESERVED_THREADS", e, d.reserved_threads, _non_negative_int),
+        "max_unconnected_sockets": _parse(
+            "ASR_MAX_UNCONNECTED_SOCKETS", e, d.max_unconnected_sockets, _positive_int
+        ),
+        "connect_timeout_s": _parse("ASR_CONNECT_TIMEOUT_S", e, d.connect_timeout_s, _positive_float),
+        "read_timeout_s": _parse("ASR_READ_TIMEOUT_S", e, d.read_timeout_s, _positive_float),
+        "min_body_rate_kbps": _parse("ASR_MIN_BODY_RATE_KBPS", e, d.min_body_rate_kbps, _positive_float),
+        "resume_per_min": _parse("ASR_RESUME_PER_MIN", e, d.resume_per_min, _positive_int),
+    }

@@ -8,7 +8,10 @@ import json
 import logging
 import logging.handlers
 import os
+import re
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +19,48 @@ _FUNASR_PATH = f"{os.sep}funasr{os.sep}"
 _SESSION_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("session_id", default=None)
 _REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 _TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# Characters a client could use to start a fake line or hide text: C0/C1 controls, DEL, the
+# Unicode line and paragraph separators and the bidirectional overrides.
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def escape_controls(text: str) -> str:
+    """`text` with every control character written as a visible escape (\\n, \\x1b, \\u2028)."""
+    return _UNSAFE.sub(_escape_one, text)
+
+
+def _escape_one(match: re.Match[str]) -> str:
+    char = match.group()
+    named = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(char)
+    if named:
+        return named
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+class LogThrottle:
+    """At most `per_window` lines per `window_s`; the next line after a quiet spell says how many
+    were dropped. For events any client can trigger at will (malformed packets)."""
+
+    def __init__(self, per_window: int = 20, window_s: float = 10.0) -> None:
+        self._per_window, self._window_s = per_window, window_s
+        self._lock = threading.Lock()
+        self._window_start = -window_s
+        self._written = 0
+        self._dropped = 0
+
+    def allow(self, now: float | None = None) -> tuple[bool, int]:
+        """(whether to write this line, how many lines were dropped before it)."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            if now - self._window_start >= self._window_s:
+                self._window_start, self._written = now, 0
+            if self._written >= self._per_window:
+                self._dropped += 1
+                return False, 0
+            self._written += 1
+            dropped, self._dropped = self._dropped, 0
+            return True, dropped
 
 
 def set_session_id(session_id: str | None) -> None:
@@ -55,6 +100,11 @@ class TextFormatter(logging.Formatter):
     def __init__(self) -> None:
         super().__init__(_TEXT_FORMAT)
 
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
+        # the message alone: a traceback appended after it keeps its lines
+        record.message = escape_controls(record.message)
+        return super().formatMessage(record)
+
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
         ids = [f"{key}={value}" for key, value in _ids(record).items()]
@@ -72,7 +122,7 @@ class JsonFormatter(logging.Formatter):
             "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}",
             "level": record.levelname,
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": escape_controls(record.getMessage()),
         }
         body.update(_ids(record))
         if record.exc_info:

@@ -19,16 +19,18 @@ from .hotwords import HotwordsError, parse_extra_hotwords
 from .logs import session_scope
 from .service import AsrService
 from .streaming import EventSink, RecordingSession, SessionOptions, SessionState
+from .throttle import RateLimiter
 
 log = logging.getLogger(__name__)
 
 
 class _Connections:
-    """The session each connected socket is bound to."""
+    """The session each connected socket is bound to, and the sockets bound to each session."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._by_sid: dict[str, RecordingSession] = {}
+        self._sids: dict[str, set[str]] = {}  # session token digest -> sids bound to it
 
     def get(self, sid: str) -> RecordingSession | None:
         with self._lock:
@@ -36,17 +38,33 @@ class _Connections:
 
     def set(self, sid: str, session: RecordingSession) -> None:
         with self._lock:
+            self._pop(sid)
             self._by_sid[sid] = session
+            self._sids.setdefault(session.token_sha256, set()).add(sid)
 
     def pop(self, sid: str) -> RecordingSession | None:
         with self._lock:
-            return self._by_sid.pop(sid, None)
+            return self._pop(sid)
+
+    def _pop(self, sid: str) -> RecordingSession | None:
+        session = self._by_sid.pop(sid, None)
+        if session is not None:
+            bound = self._sids.get(session.token_sha256, set())
+            bound.discard(sid)
+            if not bound:
+                self._sids.pop(session.token_sha256, None)
+        return session
 
     def unbind(self, session: RecordingSession, keep: str) -> None:
         """Forget every other connection still bound to `session` (one that dropped unnoticed)."""
         with self._lock:
-            for sid in [s for s, bound in self._by_sid.items() if bound is session and s != keep]:
-                del self._by_sid[sid]
+            for sid in list(self._sids.get(session.token_sha256, ())):
+                if sid != keep and self._by_sid.get(sid) is session:
+                    self._pop(sid)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._by_sid)
 
 
 class _GatedSink:
@@ -136,6 +154,10 @@ class _Handlers:
     def __init__(self, socketio: SocketIO, service: AsrService, settings: Settings) -> None:
         self._io, self._service, self._settings = socketio, service, settings
         self._connections = _Connections()
+        # resume tokens cannot be guessed, but each attempt costs a lookup (and a disk read for
+        # tokens of other processes): per connection, and per address with room for a NAT or proxy
+        self._resumes_by_sid = RateLimiter(settings.resume_per_min)
+        self._resumes_by_address = RateLimiter(settings.resume_per_min * 10)
 
     def session_id_of(self, sid: str) -> str | None:
         """The id of the session a connection is bound to, for log lines."""
@@ -219,6 +241,13 @@ class _Handlers:
 
     def on_resume(self, sid: str, data: object = None) -> None:
         """resume_recording {resume_token}: take over a parked or finishing session."""
+        address = str(request.remote_addr or "")
+        if not self._resumes_by_sid.allow(sid) or not self._resumes_by_address.allow(address):
+            raise SessionError(
+                "too_many_requests",
+                f"too many resume attempts (at most {self._settings.resume_per_min} a minute per "
+                "connection); wait and try again",
+            )
         token = data.get("resume_token") if isinstance(data, dict) else None
         if not isinstance(token, str) or not token:
             raise SessionError("bad_request", "resume_recording needs {resume_token: <token from connected>}")
@@ -254,6 +283,7 @@ class _Handlers:
     def on_disconnect(self, *_args: object) -> None:
         """The client left: park its recording for ASR_RESUME_GRACE_S."""
         sid = _sid()
+        self._resumes_by_sid.forget(sid)
         session = self._connections.pop(sid)
         if session is not None and self._service.ready:
             self._service.engine().sessions.release(session, owner=sid)

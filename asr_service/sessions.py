@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hmac
 import logging
 import threading
 import time
@@ -58,7 +57,11 @@ class SessionRegistry:
         self._grace_s = grace_s
         self._shared = shared
         self._lock = threading.Lock()
+        # token digest -> session: every session in memory, idle ones included (one per connection)
         self._by_token: dict[str, RecordingSession] = {}
+        # the subset that ever began recording: counts and sweeps look only at these, never at
+        # the idle sessions of however many connections are open
+        self._live: dict[str, RecordingSession] = {}
         self._expired: dict[str, tuple[str, float]] = {}  # token digest -> (session id, when)
         self._closed = False
 
@@ -83,6 +86,7 @@ class SessionRegistry:
             if session.state is SessionState.IDLE:
                 self._check_capacity()
             session.start(options, sink, owner)
+            self._live[session.token_sha256] = session
         metrics.count_session("started")
         self._persist(session, "recording")
 
@@ -115,7 +119,7 @@ class SessionRegistry:
             )
 
     def _active(self) -> int:
-        return sum(s.state in (SessionState.RECORDING, SessionState.PARKED) for s in self._by_token.values())
+        return sum(s.state in (SessionState.RECORDING, SessionState.PARKED) for s in self._live.values())
 
     @property
     def active(self) -> int:
@@ -124,10 +128,16 @@ class SessionRegistry:
             return self._active()
 
     @property
+    def held(self) -> int:
+        """Sessions in memory, idle ones (one per open connection) included."""
+        with self._lock:
+            return len(self._by_token)
+
+    @property
     def parked(self) -> int:
         """Recordings waiting for their client to resume."""
         with self._lock:
-            return sum(s.state is SessionState.PARKED for s in self._by_token.values())
+            return sum(s.state is SessionState.PARKED for s in self._live.values())
 
     def resume(
         self, token: str, sink: EventSink, owner: object = None
@@ -225,6 +235,7 @@ class SessionRegistry:
             return None
         with self._lock:
             self._by_token[session.token_sha256] = session
+            self._live[session.token_sha256] = session
         metrics.count_session("adopted")
         log.info(
             "session %s: taken over from %s (%.1f s of audio to replay)",
@@ -235,10 +246,12 @@ class SessionRegistry:
         return session
 
     def _find(self, digest: str) -> RecordingSession | None:
-        for known, session in self._by_token.items():
-            if hmac.compare_digest(known, digest):
-                return session
-        return None
+        # a hash lookup: the key is the token's SHA-256, so its timing tells nothing about a token
+        return self._by_token.get(digest)
+
+    def _drop(self, digest: str) -> None:
+        self._by_token.pop(digest, None)
+        self._live.pop(digest, None)
 
     def is_running(self, session_id: str) -> bool:
         """Whether a recording with this id is still being written."""
@@ -246,7 +259,7 @@ class SessionRegistry:
             return any(
                 s.session_id == session_id
                 and s.state in (SessionState.RECORDING, SessionState.PARKED, SessionState.FINALIZING)
-                for s in self._by_token.values()
+                for s in self._live.values()
             )
 
     def session_for(self, token: str) -> RecordingSession | None:
@@ -263,7 +276,7 @@ class SessionRegistry:
     def forget(self, session: RecordingSession) -> None:
         """Drop a session from memory (its files stay for the retention time)."""
         with self._lock:
-            self._by_token.pop(session.token_sha256, None)
+            self._drop(session.token_sha256)
 
     def adopt_orphans(self, wall_now: float | None = None) -> int:
         """Finalise recordings whose process died or shut down and whose client has not come back
@@ -305,7 +318,7 @@ class SessionRegistry:
         """Finalise recordings parked past the grace time; drop finished sessions nobody watches."""
         now = time.monotonic() if now is None else now
         with self._lock:
-            sessions = list(self._by_token.items())
+            sessions = list(self._live.items())  # idle sessions are never parked nor finished
             for digest, (_sid, when) in list(self._expired.items()):
                 if now - when > _EXPIRED_MEMORY_S:
                     del self._expired[digest]
@@ -320,7 +333,7 @@ class SessionRegistry:
                 session.stop()
             if session.state in (SessionState.FINALIZING, SessionState.DONE):
                 with self._lock:
-                    self._by_token.pop(digest, None)
+                    self._drop(digest)
                     self._expired[digest] = (session.session_id, now)
 
     def drain(self, wait_s: float) -> tuple[int, int]:
@@ -340,7 +353,7 @@ class SessionRegistry:
         unfinished = sum(not s.wait_done(max(0.0, deadline - time.monotonic())) for s in finalizing)
         with self._lock:
             for session in handed:
-                self._by_token.pop(session.token_sha256, None)
+                self._drop(session.token_sha256)
         return len(handed), unfinished
 
     def shutdown(self, wait_s: float = 0.0) -> None:

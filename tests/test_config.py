@@ -130,3 +130,30 @@ def test_relative_paths_are_resolved_once_against_the_start_up_directory(
     assert s.log_file == tmp_path.parent / "asr.log"
     assert Settings().data_dir.is_absolute()  # also when built directly
     assert Settings.from_env({"ASR_PUBLIC_OPS": "false"}).public_ops is False
+def test_connection_and_transport_settings() -> None:
+    d = Settings()
+    assert (d.reserved_threads, d.max_unconnected_sockets, d.connect_timeout_s) == (4, 8, 10.0)
+    assert (d.read_timeout_s, d.min_body_rate_kbps, d.resume_per_min, d.socket_threads) == (
+        30.0,
+        16.0,
+        10,
+        60,
+    )
+    s = Settings.from_env(
+        {
+            "ASR_HTTP_THREADS": "16",
+            "ASR_RESERVED_THREADS": "0",
+            "ASR_MAX_UNCONNECTED_SOCKETS": "2",
+            "ASR_CONNECT_TIMEOUT_S": "3.5",
+            "ASR_READ_TIMEOUT_S": "5",
+            "ASR_MIN_BODY_RATE_KBPS": "64",
+            "ASR_RESUME_PER_MIN": "3",
+        }
+    )
+    assert (s.socket_threads, s.max_unconnected_sockets, s.connect_timeout_s) == (16, 2, 3.5)
+    assert (s.read_timeout_s, s.min_body_rate_kbps, s.resume_per_min) == (5.0, 64.0, 3)
+    with pytest.raises(SettingsError, match="ASR_RESERVED_THREADS=16 leaves no thread"):
+        Settings.from_env({"ASR_HTTP_THREADS": "16", "ASR_RESERVED_THREADS": "16"})
+    for name in ("ASR_MAX_UNCONNECTED_SOCKETS", "ASR_CONNECT_TIMEOUT_S", "ASR_RESUME_PER_MIN"):
+        with pytest.raises(SettingsError, match=name):
+            Settings.from_env({name: "0"})

@@ -104,3 +104,32 @@ def test_shutdown_stops_running_recordings(registry: SessionRegistry) -> None:
     registry.begin(session, SessionOptions(), _sink)
     registry.shutdown()
     _wait_done(session)
+
+
+class _NoScan(dict[str, RecordingSession]):
+    """A session index that fails any walk over it: lookups must go by key."""
+
+    def _walk(self, *_args: object) -> None:
+        raise AssertionError("the registry walked every session in memory")
+
+    items = values = keys = __iter__ = _walk  # type: ignore[assignment]
+
+
+def test_idle_sessions_cost_no_scan_on_resume_or_counts(registry: SessionRegistry) -> None:
+    recording = registry.create()
+    registry.begin(recording, SessionOptions(), _sink)
+    idle = [registry.create() for _ in range(200)]  # one per open connection that never records
+    registry._by_token = _NoScan(registry._by_token)
+    assert registry.session_for(idle[-1].resume_token) is idle[-1]
+    assert registry.session_for(recording.resume_token) is recording
+    assert (registry.active, registry.parked, registry.held) == (1, 0, 201)
+    assert registry.is_running(recording.session_id)
+    registry.sweep()
+    with pytest.raises(SessionError) as info:
+        registry.resume("no-such-token", _sink)
+    assert info.value.code == "invalid_resume_token"
+    for session in idle:
+        registry.release(session)
+    assert registry.held == 1
+    recording.stop()
+    _wait_done(recording)
