@@ -5,15 +5,17 @@ alive and grew the worker's memory. Here a closed socket is forgotten at once (w
 
 from __future__ import annotations
 
-import contextlib
 import heapq
 import itertools
+import logging
 import threading
 import time
 import weakref
 from typing import Any
 
 from engineio import packet
+
+log = logging.getLogger(__name__)
 
 
 class Pinger:
@@ -52,5 +54,5 @@ class Pinger:
                 sock.last_ping = time.time()  # engineio's ping-timeout check reads this
                 try:
                     sock.send(packet.Packet(packet.PING))
-                except Exception:
-                    pass
+                except Exception as exc:  # a socket closing under us; its own reader ends it
+                    log.debug("ping to a closing Engine.IO socket failed: %s", exc)

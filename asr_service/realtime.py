@@ -17,6 +17,7 @@ from .config import SENSEVOICE_LANGUAGES, Settings
 from .errors import NotReady, SessionError
 from .hotwords import HotwordsError, parse_extra_hotwords
 from .logs import session_scope
+from .ops import progress_room
 from .service import AsrService
 from .streaming import EventSink, RecordingSession, SessionOptions, SessionState
 from .throttle import RateLimiter
@@ -165,9 +166,9 @@ class _Handlers:
         return session.session_id if session is not None else None
 
     def _bind(self, sid: str, session: RecordingSession) -> None:
-        """Bind a connection to a session; its room (the session id) is where upload progress goes."""
+        """Bind a connection to a session; its token's room is where upload progress for it goes."""
         self._connections.set(sid, session)
-        join_room(session.session_id, sid=sid)
+        join_room(progress_room(session.token_sha256), sid=sid)
 
     def _sink(self, sid: str) -> EventSink:
         return lambda event, payload: self._io.emit(event, payload, to=sid)

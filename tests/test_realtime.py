@@ -279,21 +279,24 @@ def test_disconnect_during_the_final_pass_gets_the_result_on_resume(
 
 
 def test_backup_audio_is_the_recording_and_can_be_deleted(live_server: LiveServer, pcm: bytes) -> None:
-    _, final = record(live_server, pcm)
+    client, final = record(live_server, pcm)
+    token = {"X-Resume-Token": client.payloads("connected")[0]["resume_token"]}
     url = f"{live_server.url}/api/asr/backup-audio/{final['backup_audio_id']}"
-    response = requests.get(url, timeout=10)
+    assert requests.get(url, timeout=10).status_code == 401  # the recording's token is required
+    response = requests.get(url, headers=token, timeout=10)
     assert response.status_code == 200 and response.headers["Content-Type"] == "audio/wav"
     assert response.content[44:] == pcm
     path = live_server.data_dir / "recordings" / f"{final['backup_audio_id']}.wav"
     info = sf.info(path)
     assert (info.samplerate, info.channels, info.frames) == (16000, 1, len(pcm) // 2)
-    assert requests.delete(url, timeout=10).status_code == 200
+    assert requests.delete(url, timeout=10).status_code == 401
+    assert requests.delete(url, headers=token, timeout=10).status_code == 200
     assert not path.exists()
-    assert requests.get(url, timeout=10).json()["code"] == "not_found"
-    assert requests.delete(url, timeout=10).status_code == 404
-    assert (
-        requests.get(f"{live_server.url}/api/asr/backup-audio/..%2F..%2Fetc", timeout=10).status_code == 404
-    )
+    assert requests.get(url, headers=token, timeout=10).json()["code"] == "not_found"
+    assert requests.delete(url, headers=token, timeout=10).status_code == 404
+    escape = f"{live_server.url}/api/asr/backup-audio/..%2F..%2Fetc"
+    traversal = requests.get(escape, headers=token, timeout=10)
+    assert traversal.status_code in (401, 404) and not traversal.content.startswith(b"RIFF")
 
 
 @pytest.fixture(scope="module")
@@ -444,12 +447,13 @@ def test_running_recording_cannot_be_deleted(live_server: LiveServer, pcm: bytes
     client.send_audio(pcm[:32000], 3200)
     _wait_for_time(client, 600)
     url = f"{live_server.url}/api/asr/backup-audio/{connected['session_id']}"
-    response = requests.delete(url, timeout=10)
+    token = {"X-Resume-Token": connected["resume_token"]}
+    response = requests.delete(url, headers=token, timeout=10)
     assert response.status_code == 409 and response.json()["code"] == "conflict"
     client.sio.emit("stop_recording")
     client.wait_for("final_result", TIMEOUT)
     client.close()
-    assert requests.delete(url, timeout=10).status_code == 200
+    assert requests.delete(url, headers=token, timeout=10).status_code == 200
 
 
 def test_a_server_crash_mid_recording_keeps_the_audio(
@@ -468,7 +472,11 @@ def test_a_server_crash_mid_recording_keeps_the_audio(
     restarted = start_server(model_env, tmp_path)
     try:
         assert "recovered interrupted recording" in restarted.log()
-        response = requests.get(f"{restarted.url}/api/asr/backup-audio/{connected['session_id']}", timeout=10)
+        response = requests.get(
+            f"{restarted.url}/api/asr/backup-audio/{connected['session_id']}",
+            headers={"X-Resume-Token": connected["resume_token"]},
+            timeout=10,
+        )
         assert response.status_code == 200 and response.content[44:] == kept
         info = sf.info(spool)
         assert info.frames == len(kept) // 2

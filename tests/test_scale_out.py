@@ -244,12 +244,13 @@ def test_upload_progress_reaches_a_socket_on_the_other_process(cluster: Cluster,
     socket_key, upload_key = _keys_per_replica(cluster)
     client = _client(cluster, socket_key)
     try:
-        session_id = client.wait_for("connected")["session_id"]
+        connected = client.wait_for("connected")
+        session_id = connected["session_id"]
         response = requests.post(
             f"{cluster.url}/api/asr/transcribe",
             params={"sticky": upload_key},
             files={"file": ("speech.wav", speech_wav.read_bytes())},
-            data={"session_id": session_id},
+            data={"session_id": session_id, "resume_token": connected["resume_token"]},
             headers={"X-Request-ID": "upload-42"},
             timeout=TIMEOUT,
         )
