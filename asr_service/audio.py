@@ -14,13 +14,13 @@ import av
 import numpy as np
 from av.audio.resampler import AudioResampler
 
+from .audio_units import SAMPLE_RATE
 from .decode_budget import DecodeBudget
 from .errors import UnsupportedMedia
 from .media_formats import SUPPORTED_FORMATS, open_options
 
 __all__ = ["SAMPLE_RATE", "SUPPORTED_FORMATS", "DecodedAudio", "MediaInfo", "decode_audio", "decode_stream"]
 
-SAMPLE_RATE = 16000
 
 log = logging.getLogger(__name__)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from .audio_units import SAMPLE_RATE
 from .errors import AudioTooLong, DecodeLimit, UnsupportedMedia
 
-SAMPLE_RATE = 16000
 PCM16_BYTES_PER_S = 2 * SAMPLE_RATE
 MIN_SOURCE_RATE = 4000  # below telephone quality nothing is speech; 1 Hz headers are bombs
 MAX_SOURCE_CHANNELS = 64

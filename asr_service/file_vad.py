@@ -12,9 +12,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from .audio_units import SAMPLE_RATE
 from .roles import Span
+from .vad_spans import SpanCollector
 
-SAMPLE_RATE = 16000
 CHUNK_MS = 60_000  # models.FunasrVad's chunk: same chunks, same spans
 
 Runner = Callable[[Callable[[], Any]], Any]
@@ -63,23 +64,12 @@ class WindowedVad:
         step = self._chunk_ms * SAMPLE_RATE // 1000
         total = len(source)
         cache: dict[str, Any] = {}
-        spans: list[Span] = []
-        open_start: int | None = None
+        collector = SpanCollector()
         for begin in range(0, max(total, 1), step):
-            events = self._run(
-                partial(self._call, source.read(begin, begin + step), cache, begin + step >= total)
+            collector.add(
+                self._run(partial(self._call, source.read(begin, begin + step), cache, begin + step >= total))
             )
-            for start, end in events:
-                if start >= 0 and end >= 0:
-                    spans.append(Span(int(start), int(end)))
-                elif start >= 0:
-                    open_start = int(start)
-                elif open_start is not None:
-                    spans.append(Span(open_start, int(end)))
-                    open_start = None
-        if open_start is not None:
-            spans.append(Span(open_start, total * 1000 // SAMPLE_RATE))
-        return spans
+        return collector.close(total * 1000 // SAMPLE_RATE)
 
     def _call(self, chunk: np.ndarray, cache: dict[str, Any], is_final: bool) -> list[tuple[int, int]]:
         result = self._model.generate(input=chunk, cache=cache, is_final=is_final, chunk_size=self._chunk_ms)

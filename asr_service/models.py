@@ -26,6 +26,7 @@ from .config import Settings
 from .model_specs import MODEL_SPECS, ModelSpec
 from .paraformer_batch import BatchedParaformer
 from .roles import Span, StreamStep
+from .vad_spans import SpanCollector
 
 log = logging.getLogger(__name__)
 
@@ -355,24 +356,16 @@ class FunasrVad:
         """Speech spans in ms, from streaming FSMN-VAD over fixed chunks."""
         step = self._chunk_ms * _SAMPLE_RATE // 1000
         cache: dict[str, Any] = {}
-        spans: list[Span] = []
-        open_start: int | None = None
+        collector = SpanCollector()
         for begin in range(0, max(len(audio), 1), step):
-            chunk = audio[begin : begin + step]
             result = self._model.generate(
-                input=chunk, cache=cache, is_final=begin + step >= len(audio), chunk_size=self._chunk_ms
+                input=audio[begin : begin + step],
+                cache=cache,
+                is_final=begin + step >= len(audio),
+                chunk_size=self._chunk_ms,
             )
-            for start, end in result[0]["value"] if result else []:
-                if start >= 0 and end >= 0:
-                    spans.append(Span(int(start), int(end)))
-                elif start >= 0:
-                    open_start = int(start)
-                elif open_start is not None:
-                    spans.append(Span(open_start, int(end)))
-                    open_start = None
-        if open_start is not None:  # speech running to the very end
-            spans.append(Span(open_start, len(audio) * 1000 // _SAMPLE_RATE))
-        return spans
+            collector.add(result[0]["value"] if result else [])
+        return collector.close(len(audio) * 1000 // _SAMPLE_RATE)  # speech running to the very end
 
 
 class FsmnStreamingVad:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .audio_units import SAMPLE_RATE
 from .roles import Span
 
-SAMPLE_RATE = 16000
 _HOP = SAMPLE_RATE // 100  # 10 ms energy frames
 _SMOOTH_FRAMES = 10  # pick a quiet 100 ms stretch, not a single quiet sample
 
