@@ -7,10 +7,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .config import Settings
+from .connections import Connections
 from .correction import Corrector
 from .file_vad import WindowedVad
 from .handoff import HandoffStore, SharedData
 from .pipeline import OfflinePipeline
+from .registry import SessionRegistry
 from .results import ResultStore
 from .roles import Punctuator, SpeechDetector, SpeechRecognizer, StreamingDetector, StreamingRecognizer
 from .scheduler import (
@@ -22,9 +24,9 @@ from .scheduler import (
     ScheduledRecognizer,
     StepBatcher,
 )
-from .sessions import SessionRegistry
 from .spool import RecordingStore
 from .streaming import LiveModels, RecordingSession, SessionLimits
+from .takeover import HandoffWriter, Takeover
 
 if TYPE_CHECKING:
     from .models import ModelSet
@@ -51,6 +53,8 @@ class Engine:
 
     offline: OfflinePipeline
     sessions: SessionRegistry
+    takeover: Takeover
+    connections: Connections
     offline_model_name: str
     device: str
     models: list[dict[str, Any]]
@@ -110,15 +114,23 @@ def build_engine(
         idle_timeout_s=settings.idle_timeout_s,
     )
     shared = SharedData(handoff_store(settings), recordings, results)
-    registry = SessionRegistry(
-        lambda **identity: RecordingSession(
+
+    def new_session(**identity: str) -> RecordingSession:
+        return RecordingSession(
             live, recordings, results, limits, on_done=registry.finished, corrector=corrector, **identity
-        ),
+        )
+
+    registry = SessionRegistry(
+        new_session,
         max_active=settings.max_sessions,
         grace_s=settings.resume_grace_s,
-        shared=shared,
+        publish=HandoffWriter(shared.handoff),
     )
-    return Engine(pipeline, registry, offline_model_name, device, models, list(workers.values()))
+    takeover = Takeover(registry, new_session, shared)
+    connections = Connections(registry, takeover)
+    return Engine(
+        pipeline, registry, takeover, connections, offline_model_name, device, models, list(workers.values())
+    )
 
 
 def handoff_store(settings: Settings) -> HandoffStore:

@@ -13,7 +13,9 @@ from typing import Any
 from flask import request
 from flask_socketio import SocketIO, join_room
 
+from .audio_units import SAMPLE_RATE
 from .config import SENSEVOICE_LANGUAGES, Settings
+from .connections import Connections
 from .errors import NotReady, SessionError
 from .hotwords import HotwordsError, parse_extra_hotwords
 from .logs import session_scope
@@ -23,49 +25,6 @@ from .streaming import EventSink, RecordingSession, SessionOptions, SessionState
 from .throttle import RateLimiter
 
 log = logging.getLogger(__name__)
-
-
-class _Connections:
-    """The session each connected socket is bound to, and the sockets bound to each session."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._by_sid: dict[str, RecordingSession] = {}
-        self._sids: dict[str, set[str]] = {}  # session token digest -> sids bound to it
-
-    def get(self, sid: str) -> RecordingSession | None:
-        with self._lock:
-            return self._by_sid.get(sid)
-
-    def set(self, sid: str, session: RecordingSession) -> None:
-        with self._lock:
-            self._pop(sid)
-            self._by_sid[sid] = session
-            self._sids.setdefault(session.token_sha256, set()).add(sid)
-
-    def pop(self, sid: str) -> RecordingSession | None:
-        with self._lock:
-            return self._pop(sid)
-
-    def _pop(self, sid: str) -> RecordingSession | None:
-        session = self._by_sid.pop(sid, None)
-        if session is not None:
-            bound = self._sids.get(session.token_sha256, set())
-            bound.discard(sid)
-            if not bound:
-                self._sids.pop(session.token_sha256, None)
-        return session
-
-    def unbind(self, session: RecordingSession, keep: str) -> None:
-        """Forget every other connection still bound to `session` (one that dropped unnoticed)."""
-        with self._lock:
-            for sid in list(self._sids.get(session.token_sha256, ())):
-                if sid != keep and self._by_sid.get(sid) is session:
-                    self._pop(sid)
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._by_sid)
 
 
 class _GatedSink:
@@ -154,20 +113,21 @@ class _Handlers:
 
     def __init__(self, socketio: SocketIO, service: AsrService, settings: Settings) -> None:
         self._io, self._service, self._settings = socketio, service, settings
-        self._connections = _Connections()
         # resume tokens cannot be guessed, but each attempt costs a lookup (and a disk read for
         # tokens of other processes): per connection, and per address with room for a NAT or proxy
         self._resumes_by_sid = RateLimiter(settings.resume_per_min)
         self._resumes_by_address = RateLimiter(settings.resume_per_min * 10)
 
+    def _connections(self) -> Connections:
+        return self._service.engine().connections  # NotReady while still loading
+
     def session_id_of(self, sid: str) -> str | None:
         """The id of the session a connection is bound to, for log lines."""
-        session = self._connections.get(sid)
+        session = self._connections().session_of(sid) if self._service.ready else None
         return session.session_id if session is not None else None
 
-    def _bind(self, sid: str, session: RecordingSession) -> None:
-        """Bind a connection to a session; its token's room is where upload progress for it goes."""
-        self._connections.set(sid, session)
+    def _join(self, sid: str, session: RecordingSession) -> None:
+        """Upload progress for a recording goes to its token's room."""
         join_room(progress_room(session.token_sha256), sid=sid)
 
     def _sink(self, sid: str) -> EventSink:
@@ -179,18 +139,18 @@ class _Handlers:
 
     def _session(self, sid: str) -> RecordingSession:
         """The connection's session; one that opened while models were loading gets it now."""
-        session = self._connections.get(sid)
+        session = self._connections().session_of(sid)
         if session is None:
-            session = self._service.engine().sessions.create()  # NotReady while still loading
-            self._bind(sid, session)
+            session = self._connections().connect(sid)
             self._send_connected(sid, session)
         return session
 
     def _send_connected(self, sid: str, session: RecordingSession) -> None:
+        self._join(sid, session)
         payload = {
             "session_id": session.session_id,
             "resume_token": session.resume_token,
-            "sample_rate": 16000,
+            "sample_rate": SAMPLE_RATE,
         }
         self._io.emit("connected", payload, to=sid)
 
@@ -201,29 +161,21 @@ class _Handlers:
             return False
         sid = _sid()
         try:
-            session = self._service.engine().sessions.create()
+            self._send_connected(sid, self._connections().connect(sid))
         except (NotReady, SessionError) as exc:
             self.send_error(sid, exc.code, exc.message)
-            return True
-        self._bind(sid, session)
-        self._send_connected(sid, session)
         return True
 
     def on_start(self, sid: str, options: object = None) -> None:
         """start_recording: a new recording on this connection (after a finished one, a fresh session)."""
-        registry = self._service.engine().sessions
-        session = self._session(sid)
+        self._session(sid)
         parsed = parse_options(options, self._settings)
-        if session.state is SessionState.DONE:
-            registry.check_capacity()  # refuse before giving up the finished session's token
-            registry.forget(session)
-            session = registry.create()
-            self._bind(sid, session)
-        registry.begin(session, parsed, self._sink(sid), owner=sid)
+        session = self._connections().start(sid, parsed, self._sink(sid))
+        self._join(sid, session)
         payload = {
             "session_id": session.session_id,
             "resume_token": session.resume_token,
-            "sample_rate": 16000,
+            "sample_rate": SAMPLE_RATE,
             "language": session.options.language,
         }
         self._io.emit("recording_started", payload, to=sid)
@@ -242,34 +194,16 @@ class _Handlers:
 
     def on_resume(self, sid: str, data: object = None) -> None:
         """resume_recording {resume_token}: take over a parked or finishing session."""
-        address = str(request.remote_addr or "")
-        if not self._resumes_by_sid.allow(sid) or not self._resumes_by_address.allow(address):
-            raise SessionError(
-                "too_many_requests",
-                f"too many resume attempts (at most {self._settings.resume_per_min} a minute per "
-                "connection); wait and try again",
-            )
+        self._limit_resumes(sid)
         token = data.get("resume_token") if isinstance(data, dict) else None
         if not isinstance(token, str) or not token:
             raise SessionError("bad_request", "resume_recording needs {resume_token: <token from connected>}")
-        registry = self._service.engine().sessions
-        current = self._session(sid)
-        if current.state not in (SessionState.IDLE, SessionState.DONE):
-            raise SessionError(
-                "already_recording", "this connection is recording; resume on a new connection"
-            )
-        target = registry.session_for(token)
+        self._session(sid)
         gate = _GatedSink(self._sink(sid))
-        result, final = registry.resume(token, gate, owner=sid)
-        if current is not target:
-            registry.forget(current)
-        if target is not None:
-            self._bind(sid, target)
-            self._connections.unbind(target, keep=sid)
-        else:  # taken over from another process
-            adopted = registry.session_for(token)
-            if adopted is not None:
-                self._bind(sid, adopted)
+        resumed = self._connections().resume(sid, token, gate)
+        if resumed.session is not None:
+            self._join(sid, resumed.session)
+        result, final = resumed.result, resumed.final
         self._io.emit("resume_result", result, to=sid)
         if final is not None:
             self._io.emit("final_result", final, to=sid)
@@ -281,13 +215,21 @@ class _Handlers:
             )
         gate.open()
 
+    def _limit_resumes(self, sid: str) -> None:
+        address = str(request.remote_addr or "")
+        if not self._resumes_by_sid.allow(sid) or not self._resumes_by_address.allow(address):
+            raise SessionError(
+                "too_many_requests",
+                f"too many resume attempts (at most {self._settings.resume_per_min} a minute per "
+                "connection); wait and try again",
+            )
+
     def on_disconnect(self, *_args: object) -> None:
         """The client left: park its recording for ASR_RESUME_GRACE_S."""
         sid = _sid()
         self._resumes_by_sid.forget(sid)
-        session = self._connections.pop(sid)
-        if session is not None and self._service.ready:
-            self._service.engine().sessions.release(session, owner=sid)
+        if self._service.ready:
+            self._connections().disconnect(sid)
 
 
 def _authorised(expected: str | None, auth: object) -> bool:

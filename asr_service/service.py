@@ -89,7 +89,7 @@ class AsrService:
                 try:
                     if self._engine is not None:
                         self._engine.sessions.sweep()
-                        self._engine.sessions.adopt_orphans()
+                        self._engine.takeover.adopt_orphans()
                     if time.monotonic() - last_retention > _RETENTION_SWEEP_EVERY_S:
                         last_retention = time.monotonic()
                         self.recordings.sweep()

@@ -339,7 +339,8 @@ def test_sigterm_hands_the_recording_off_and_it_finishes_after_a_restart(
     events: list[tuple[str, dict[str, Any]]] = []
     sink: EventSink = lambda event, payload: events.append((event, payload))  # noqa: E731
     try:
-        result, final = engine.sessions.resume(started["resume_token"], sink)
+        resumed = engine.connections.resume("restarted-client", started["resume_token"], sink)
+        result, final = resumed.result, resumed.final
         assert result["state"] == "recording" and final is None
         session = engine.sessions.session_for(started["resume_token"])
         assert session is not None

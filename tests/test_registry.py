@@ -1,4 +1,4 @@
-"""The session registry: the active cap, resume tokens, parking and expiry."""
+"""The session registry: the active cap, lookup by resume token, parking and expiry."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from asr_service.connections import Connections
 from asr_service.errors import SessionError
+from asr_service.registry import SessionRegistry
 from asr_service.results import ResultStore
 from asr_service.scheduler import ModelWorker
-from asr_service.sessions import SessionRegistry
 from asr_service.spool import RecordingStore
 from asr_service.streaming import RecordingSession, SessionLimits, SessionOptions, SessionState
+from asr_service.takeover import Takeover
 
 from .fakes import silent_live_models
 
@@ -53,18 +55,14 @@ def test_cap_counts_running_and_parked_recordings(registry: SessionRegistry) -> 
     assert registry.active == 2
 
 
-def test_resume_rebinds_a_parked_session(registry: SessionRegistry) -> None:
+def test_lookup_finds_a_held_session_and_nothing_for_an_unknown_token(registry: SessionRegistry) -> None:
     session = registry.create()
     registry.begin(session, SessionOptions(), _sink)
-    session.feed(b"\0\0" * 1600)
     registry.release(session)
     assert session.state is SessionState.PARKED
-    result, final = registry.resume(session.resume_token, _sink)
-    assert result["state"] == "recording" and result["session_id"] == session.session_id and final is None
-    assert registry.session_for(session.resume_token) is session
-    with pytest.raises(SessionError) as info:
-        registry.resume("not-a-token", _sink)
-    assert info.value.code == "invalid_resume_token"
+    assert registry.lookup(session.resume_token) is session
+    assert registry.holds(session.token_sha256)
+    assert registry.lookup("not-a-token") is None
 
 
 def test_idle_sessions_are_dropped_on_disconnect(registry: SessionRegistry) -> None:
@@ -84,19 +82,8 @@ def test_parked_past_the_grace_time_is_finalised_and_expired(registry: SessionRe
     _wait_done(session)
     assert session.final_result is not None and session.final_result["duration_ms"] == 1000
     with pytest.raises(SessionError) as info:
-        registry.resume(session.resume_token, _sink)
+        registry.lookup(session.resume_token)
     assert info.value.code == "session_expired" and session.session_id in info.value.message
-
-
-def test_finished_result_is_handed_to_a_resuming_client(registry: SessionRegistry) -> None:
-    session = registry.create()
-    registry.begin(session, SessionOptions(), _sink)
-    session.feed(b"\1\0" * 800)
-    session.stop()
-    registry.release(session)
-    _wait_done(session)
-    result, final = registry.resume(session.resume_token, _sink)
-    assert result["state"] == "done" and final is not None and final["duration_ms"] == 50
 
 
 def test_shutdown_stops_running_recordings(registry: SessionRegistry) -> None:
@@ -125,8 +112,9 @@ def test_idle_sessions_cost_no_scan_on_resume_or_counts(registry: SessionRegistr
     assert (registry.active, registry.parked, registry.held) == (1, 0, 201)
     assert registry.is_running(recording.session_id)
     registry.sweep()
-    with pytest.raises(SessionError) as info:
-        registry.resume("no-such-token", _sink)
+    assert registry.lookup("no-such-token") is None
+    with pytest.raises(SessionError) as info:  # the whole resume path: no scan either
+        Connections(registry, Takeover(registry, RecordingSession, None)).resume("c", "no-such-token", _sink)
     assert info.value.code == "invalid_resume_token"
     for session in idle:
         registry.release(session)
