@@ -34,7 +34,7 @@ import test_model_dirs  # noqa: E402
 
 from asr_service.config import Settings  # noqa: E402
 from asr_service.engine import engine_from_models  # noqa: E402
-from asr_service.models import load_models  # noqa: E402
+from asr_service.model_loading import load_models  # noqa: E402
 from asr_service.service import recording_store, result_store  # noqa: E402
 from asr_service.streaming import RecordingSession, SessionOptions, _FirstPass  # noqa: E402
 from bench.measure import rss_mb  # noqa: E402

@@ -16,7 +16,7 @@ import requests
 
 from asr_service.config import Settings
 from asr_service.engine import Engine, engine_from_models
-from asr_service.models import ModelSet, load_models
+from asr_service.model_loading import ModelSet, load_models
 from asr_service.scheduler import ModelWorker
 from asr_service.service import AsrService, recording_store, result_store
 

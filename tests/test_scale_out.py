@@ -22,7 +22,7 @@ import soundfile as sf
 
 from asr_service.config import Settings
 from asr_service.engine import engine_from_models
-from asr_service.models import ModelSet
+from asr_service.model_loading import ModelSet
 from asr_service.service import recording_store, result_store
 from asr_service.streaming import EventSink
 
