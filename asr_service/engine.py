@@ -27,7 +27,7 @@ from .spool import RecordingStore
 from .streaming import LiveModels, RecordingSession, SessionLimits
 
 if TYPE_CHECKING:
-    from .models import ModelSet
+    from .model_loading import ModelSet
 
 
 @dataclass
@@ -130,9 +130,9 @@ def load_engine(
     settings: Settings, recordings: RecordingStore, results: ResultStore, corrector: Corrector | None = None
 ) -> Engine:
     """Load every model role from the settings and build the engine (raises ModelLoadError)."""
-    from . import models as funasr_models  # heavy: torch and funasr load here, once
+    from . import model_loading  # heavy: torch and funasr load here, once
 
-    return engine_from_models(settings, funasr_models.load_models(settings), recordings, results, corrector)
+    return engine_from_models(settings, model_loading.load_models(settings), recordings, results, corrector)
 
 
 def streaming_lane_count(settings: Settings, device: str) -> int:
@@ -157,7 +157,7 @@ def engine_from_models(
     corrector: Corrector | None = None,
 ) -> Engine:
     """Build the engine around already loaded FunASR models."""
-    from . import models as funasr_models
+    from . import model_adapters as funasr_models
 
     offline = loaded.loaded["offline"]
     streams = loaded.streaming_lanes(streaming_lane_count(settings, loaded.device))
