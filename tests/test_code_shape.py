@@ -20,6 +20,7 @@ WEB_LAYER = {
     "ops",
     "page",
     "realtime",
+    "serve",
     "socketio_server",
     "transport_guard",
 }
@@ -49,7 +50,10 @@ def _imports(tree: ast.Module) -> tuple[set[str], set[str]]:
     return own, outside
 
 
-def _spans(tree: ast.Module, kinds: tuple[type, ...]) -> list[tuple[str, int]]:
+_Definition = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
+
+
+def _spans(tree: ast.Module, kinds: tuple[type[_Definition], ...]) -> list[tuple[str, int]]:
     return [
         (node.name, (node.end_lineno or node.lineno) - node.lineno + 1)
         for node in ast.walk(tree)
@@ -70,7 +74,7 @@ def test_no_module_is_over_the_line_limit() -> None:
     ("kinds", "limit"),
     [((ast.FunctionDef, ast.AsyncFunctionDef), MAX_FUNCTION_LINES), ((ast.ClassDef,), MAX_CLASS_LINES)],
 )
-def test_no_function_or_class_is_over_its_limit(kinds: tuple[type, ...], limit: int) -> None:
+def test_no_function_or_class_is_over_its_limit(kinds: tuple[type[_Definition], ...], limit: int) -> None:
     long = [
         f"{module}.{name}: {lines}"
         for module, tree in _modules().items()
