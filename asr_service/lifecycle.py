@@ -11,8 +11,9 @@ import threading
 import time
 from collections.abc import Callable
 from types import FrameType
+from typing import Protocol
 
-from .service import AsrService
+from .config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -25,31 +26,50 @@ FILE_SWEEP_EVERY_S = 600.0
 SignalHandler = Callable[[int, FrameType | None], object]
 
 
+class Service(Protocol):
+    """What the lifecycle starts and stops (service.AsrService)."""
+
+    settings: Settings
+
+    def load(self) -> None:
+        """Load the models in this thread; raises why not."""
+
+    def sweep_sessions(self) -> None:
+        """Expire parked sessions, adopt orphaned recordings."""
+
+    def sweep_files(self) -> None:
+        """Delete files past the retention time."""
+
+    def shutdown(self, grace_s: float) -> None:
+        """Refuse new work and hand running recordings off (once)."""
+
+
 class Janitor:
     """Expires parked sessions every second and deletes old files every ten minutes, on its own thread."""
 
-    def __init__(self, service: AsrService, every_s: float = SWEEP_EVERY_S) -> None:
+    def __init__(self, service: Service, every_s: float = SWEEP_EVERY_S) -> None:
         self._service = service
         self._every_s = every_s
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def start(self) -> None:
-        """Start sweeping (once; later calls do nothing)."""
+    def start(self) -> threading.Thread:
+        """Start sweeping (once; later calls return the same thread)."""
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="janitor", daemon=True)
             self._thread.start()
+        return self._thread
 
     def stop(self) -> None:
         """No sweep after the one running now (shutdown: nothing may adopt recordings while they drain)."""
         self._stop.set()
 
     def _run(self) -> None:
-        last_files = 0.0
+        last_files: float | None = None  # files are swept on the first pass, then every ten minutes
         while not self._stop.wait(self._every_s):
             try:
                 self._service.sweep_sessions()
-                if time.monotonic() - last_files > FILE_SWEEP_EVERY_S:
+                if last_files is None or time.monotonic() - last_files > FILE_SWEEP_EVERY_S:
                     last_files = time.monotonic()
                     self._service.sweep_files()
             except Exception:
@@ -61,7 +81,7 @@ class Lifecycle:
 
     def __init__(
         self,
-        service: AsrService,
+        service: Service,
         close_sockets: Callable[[], None],
         exit_process: Callable[[int], object] = os._exit,
         sleep: Callable[[float], object] = time.sleep,
@@ -79,7 +99,7 @@ class Lifecycle:
         return self.service.settings.shutdown_grace_s
 
     def start(self, exit_code: int) -> threading.Thread:
-        """Start the janitor and load the models in the background; see start_loading."""
+        """Start the janitor and load the models in the background; see start_loading. Returns the loader."""
         self.janitor.start()
         return self.start_loading(exit_code)
 
