@@ -132,6 +132,8 @@ def test_relative_paths_are_resolved_once_against_the_start_up_directory(
     assert s.log_file == tmp_path.parent / "asr.log"
     assert Settings().data_dir.is_absolute()  # also when built directly
     assert Settings.from_env({"ASR_PUBLIC_OPS": "false"}).public_ops is False
+
+
 def test_connection_and_transport_settings() -> None:
     d = Settings()
     assert (d.reserved_threads, d.max_unconnected_sockets, d.connect_timeout_s) == (4, 8, 10.0)
