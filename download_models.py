@@ -12,12 +12,12 @@ from asr_service.model_specs import MODEL_SPECS, ModelSpec
 
 def _status(spec: ModelSpec, settings: Settings) -> tuple[bool, str]:
     """Whether a role's model is available without network, and where."""
-    from asr_service import models
+    from asr_service import model_loading
 
     source = spec.source(settings)
     try:
-        path = models.resolve_source(spec, source, allow_download=False)
-    except models.ModelLoadError as exc:
+        path = model_loading.resolve_source(spec, source, allow_download=False)
+    except model_loading.ModelLoadError as exc:
         return False, str(exc)
     return True, str(path)
 
@@ -39,15 +39,15 @@ def check(settings: Settings) -> int:
 
 def download_all(settings: Settings) -> int:
     """Fetch every role's model into the ModelScope cache; stops at the first failure."""
-    from asr_service import models
+    from asr_service import model_loading
 
     for index, spec in enumerate(MODEL_SPECS, start=1):
         source = spec.source(settings)
         print(f"[{index}/{len(MODEL_SPECS)}] {spec.title}: {source}", flush=True)
         started = time.perf_counter()
         try:
-            path = models.resolve_source(spec, source, allow_download=True)
-        except models.ModelLoadError as exc:
+            path = model_loading.resolve_source(spec, source, allow_download=True)
+        except model_loading.ModelLoadError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
         print(f"    ready at {path} ({time.perf_counter() - started:.1f} s)", flush=True)

@@ -7,15 +7,14 @@ Everything comes from the same environment variables as the dev server.
 
 from __future__ import annotations
 
-import signal
-import threading
 from typing import Any
 
 from asr_service.config import Settings
 
 _settings = Settings.from_env()
 
-wsgi_app = "asr_api_server:app"
+# an app factory: the worker builds the app (importing asr_api_server starts nothing)
+wsgi_app = "asr_api_server:app_from_env()"
 bind = [f"{_settings.host}:{_settings.port}"]
 workers = 1  # more workers would load every model again and split the sessions' shared state
 worker_class = "gthread"
@@ -36,24 +35,19 @@ loglevel = "warning"
 
 
 def post_worker_init(worker: Any) -> None:
-    """In the worker: load the models in the background, and make SIGTERM a graceful hand-off."""
-    import asr_api_server
+    """In the worker: start the janitor, load the models in the background, make SIGTERM graceful."""
+    from asr_service.app import lifecycle_of
 
+    lifecycle = lifecycle_of(worker.wsgi)
     # exit code 3 is gunicorn's "worker failed to boot": the arbiter stops instead of respawning it
-    asr_api_server.start_loading(exit_code=3)
-    stop_accepting = worker.handle_exit
-
-    def on_sigterm(signum: int, frame: Any) -> None:
-        drain = threading.Thread(target=asr_api_server.graceful_shutdown, name="drain", daemon=True)
-        drain.start()
-        stop_accepting(signum, frame)
-
-    signal.signal(signal.SIGTERM, on_sigterm)
-    signal.siginterrupt(signal.SIGTERM, False)
+    lifecycle.start(exit_code=3)
+    lifecycle.drain_on_sigterm(worker.handle_exit)
 
 
-def worker_exit(_server: Any, _worker: Any) -> None:
+def worker_exit(_server: Any, worker: Any) -> None:
     """However the worker ends, recordings are handed off first (a no-op after SIGTERM did it)."""
-    import asr_api_server
+    from asr_service.app import lifecycle_of
 
-    asr_api_server.service.shutdown(asr_api_server.settings.shutdown_grace_s)
+    app = getattr(worker, "wsgi", None)  # None: the app never loaded, or the arbiter reaps a lost worker
+    if app is not None:
+        lifecycle_of(app).hand_off()

@@ -1,4 +1,4 @@
-"""Composition root: create_app(settings, service) wires Flask, Socket.IO and the core."""
+"""Composition root: create_app(settings, service) wires Flask, Socket.IO, the core and its lifecycle."""
 
 from __future__ import annotations
 
@@ -12,22 +12,23 @@ from werkzeug.exceptions import RequestTimeout
 
 from .api import bp, error_response, register_error_handlers
 from .config import Settings
-from .engine import load_engine
+from .lifecycle import Lifecycle
 from .ops import ops_bp, register_request_ids
 from .page import STATIC_DIR
 from .page import bp as page_bp
 from .realtime import register_realtime
 from .service import AsrService
-from .socketio_server import GuardedSocketIO
+from .socketio_server import GuardedSocketIO, close_all_sockets
 from .transport_guard import SocketGate, TransportGuard, TransportLimits
 
 log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None, service: AsrService | None = None) -> tuple[Flask, SocketIO]:
-    """Build the Flask app and its Socket.IO server around `service` (models load elsewhere)."""
+    """Build the Flask app and its Socket.IO server around `service`; starts no thread and loads no
+    model: lifecycle_of(app).start does, in the process that serves (see serve.py)."""
     settings = settings or Settings.from_env()
-    service = service or _default_service(settings)
+    service = service or AsrService.from_settings(settings)
     # The recorder page's assets are the app's static folder (/static/...), found from the package.
     app = Flask(__name__, static_folder=str(STATIC_DIR), static_url_path="/static")
     # Werkzeug rejects a larger body from Content-Length (or while streaming) before reading it.
@@ -60,8 +61,14 @@ def create_app(settings: Settings | None = None, service: AsrService | None = No
     # outermost: counts and bounds connections before Flask or Engine.IO allocate anything for them
     app.wsgi_app = TransportGuard(app.wsgi_app, gate)  # type: ignore[method-assign]
     app.extensions["asr_socket_gate"] = gate
-    service.start_janitor()
+    app.extensions["asr_lifecycle"] = Lifecycle(service, lambda: close_all_sockets(socketio.server.eio))
     return app, socketio
+
+
+def lifecycle_of(app: Flask) -> Lifecycle:
+    """The lifecycle create_app gave `app`: how its process starts and stops."""
+    lifecycle: Lifecycle = app.extensions["asr_lifecycle"]
+    return lifecycle
 
 
 def transport_limits(settings: Settings) -> TransportLimits:
@@ -82,12 +89,6 @@ def _answer_slow_bodies(app: Flask) -> None:
     def _timeout(exc: RequestTimeout) -> tuple[Response, int]:
         log.info("%s %s -> 408: %s", request.method, request.path, exc.description)
         return error_response(408, "request_timeout", str(exc.description))
-
-
-def _default_service(settings: Settings) -> AsrService:
-    """The service loading the models named in the settings, sharing its stores with live sessions."""
-    svc = AsrService(settings, lambda: load_engine(settings, svc.recordings, svc.results, svc.corrector))
-    return svc
 
 
 def _allow_cors(app: Flask, origins: tuple[str, ...]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -10,10 +11,9 @@ from .config import Settings
 from .connections import Connections
 from .correction import Corrector
 from .file_vad import WindowedVad
-from .handoff import HandoffStore, SharedData
+from .handoff import SharedData
 from .pipeline import OfflinePipeline
 from .registry import SessionRegistry
-from .results import ResultStore
 from .roles import Punctuator, SpeechDetector, SpeechRecognizer, StreamingDetector, StreamingRecognizer
 from .scheduler import (
     Lanes,
@@ -24,12 +24,11 @@ from .scheduler import (
     ScheduledRecognizer,
     StepBatcher,
 )
-from .spool import RecordingStore
 from .streaming import LiveModels, RecordingSession, SessionLimits
 from .takeover import HandoffWriter, Takeover
 
 if TYPE_CHECKING:
-    from .models import ModelSet
+    from .model_loading import ModelSet
 
 
 @dataclass
@@ -75,11 +74,36 @@ class Engine:
             worker.stop()
 
 
+class SessionMaker:
+    """Makes the registry's live sessions; each reports its end to `on_done` (the registry's `finished`)."""
+
+    def __init__(
+        self, live: LiveModels, stores: SharedData, limits: SessionLimits, corrector: Corrector | None
+    ) -> None:
+        self._live, self._stores, self._limits, self._corrector = live, stores, limits, corrector
+        self.on_done: Callable[[RecordingSession], None] = _ignore_done
+
+    def __call__(self, **identity: str) -> RecordingSession:
+        """A session, new or (with its id and token) taken over; see SessionRegistry."""
+        return RecordingSession(
+            self._live,
+            self._stores.recordings,
+            self._stores.results,
+            self._limits,
+            on_done=self.on_done,
+            corrector=self._corrector,
+            **identity,
+        )
+
+
+def _ignore_done(_session: RecordingSession) -> None:
+    """No registry yet: nobody to tell."""
+
+
 def build_engine(
     settings: Settings,
     roles: ModelRoles,
-    recordings: RecordingStore,
-    results: ResultStore,
+    stores: SharedData,
     offline_model_name: str,
     device: str,
     models: list[dict[str, Any]],
@@ -113,38 +137,26 @@ def build_engine(
         max_sentence_ms=int(settings.max_sentence_s * 1000),
         idle_timeout_s=settings.idle_timeout_s,
     )
-    shared = SharedData(handoff_store(settings), recordings, results)
-
-    def new_session(**identity: str) -> RecordingSession:
-        return RecordingSession(
-            live, recordings, results, limits, on_done=registry.finished, corrector=corrector, **identity
-        )
-
+    make_session = SessionMaker(live, stores, limits, corrector)
     registry = SessionRegistry(
-        new_session,
+        make_session,
         max_active=settings.max_sessions,
         grace_s=settings.resume_grace_s,
-        publish=HandoffWriter(shared.handoff),
+        publish=HandoffWriter(stores.handoff),
     )
-    takeover = Takeover(registry, new_session, shared)
+    make_session.on_done = registry.finished
+    takeover = Takeover(registry, make_session, stores)
     connections = Connections(registry, takeover)
     return Engine(
         pipeline, registry, takeover, connections, offline_model_name, device, models, list(workers.values())
     )
 
 
-def handoff_store(settings: Settings) -> HandoffStore:
-    """Where resume states live, beside the recordings and results they point at."""
-    return HandoffStore(settings.data_dir / "sessions", settings.retention_s)
-
-
-def load_engine(
-    settings: Settings, recordings: RecordingStore, results: ResultStore, corrector: Corrector | None = None
-) -> Engine:
+def load_engine(settings: Settings, stores: SharedData, corrector: Corrector | None = None) -> Engine:
     """Load every model role from the settings and build the engine (raises ModelLoadError)."""
-    from . import models as funasr_models  # heavy: torch and funasr load here, once
+    from . import model_loading  # heavy: torch and funasr load here, once
 
-    return engine_from_models(settings, funasr_models.load_models(settings), recordings, results, corrector)
+    return engine_from_models(settings, model_loading.load_models(settings), stores, corrector)
 
 
 def streaming_lane_count(settings: Settings, device: str) -> int:
@@ -162,14 +174,10 @@ def streaming_lane_count(settings: Settings, device: str) -> int:
 
 
 def engine_from_models(
-    settings: Settings,
-    loaded: ModelSet,
-    recordings: RecordingStore,
-    results: ResultStore,
-    corrector: Corrector | None = None,
+    settings: Settings, loaded: ModelSet, stores: SharedData, corrector: Corrector | None = None
 ) -> Engine:
     """Build the engine around already loaded FunASR models."""
-    from . import models as funasr_models
+    from . import model_adapters as funasr_models  # heavy, as in load_engine
 
     offline = loaded.loaded["offline"]
     streams = loaded.streaming_lanes(streaming_lane_count(settings, loaded.device))
@@ -187,5 +195,5 @@ def engine_from_models(
         file_vad=WindowedVad(loaded.loaded["vad"].model),
     )
     return build_engine(
-        settings, roles, recordings, results, offline.path.name, loaded.device, loaded.describe(), corrector
+        settings, roles, stores, offline.path.name, loaded.device, loaded.describe(), corrector
     )

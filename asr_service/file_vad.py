@@ -1,6 +1,6 @@
 """Offline FSMN-VAD over audio read window by window, so a long upload is never held whole.
 
-The calls and their arguments are the ones models.FunasrVad makes over an array (one streaming
+The calls and their arguments are the ones model_adapters.FunasrVad makes over an array (one streaming
 call per fixed-size chunk, chunk_size equal to that size), so the spans are the same.
 """
 
@@ -16,7 +16,7 @@ from .audio_units import SAMPLE_RATE
 from .roles import Span
 from .vad_spans import SpanCollector
 
-CHUNK_MS = 60_000  # models.FunasrVad's chunk: same chunks, same spans
+CHUNK_MS = 60_000  # model_adapters.FunasrVad's chunk: same chunks, same spans
 
 Runner = Callable[[Callable[[], Any]], Any]
 

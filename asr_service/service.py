@@ -1,7 +1,8 @@
-"""The service core: readiness while models load, and file transcription. Framework-free."""
+"""The service core: readiness while models load, file transcription, sweeps and shutdown. Framework-free."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -13,30 +14,17 @@ from . import metrics
 from .audio import MediaInfo, decode_stream
 from .config import Settings
 from .correction import Corrector
+from .data_stores import open_stores
 from .decode_budget import DecodeBudget
 from .decoded_file import DecodedFile, DecodeScratch
-from .engine import Engine, handoff_store
+from .engine import Engine, load_engine
 from .errors import EmptyUpload, NotReady, ServiceError
+from .handoff import SharedData
 from .pipeline import ProgressFn, RecognitionOptions
-from .results import ResultStore
 from .segments import join_texts
-from .spool import RecordingStore
 from .upload_slots import UploadSlots
 
 log = logging.getLogger(__name__)
-
-_SWEEP_EVERY_S = 1.0
-_RETENTION_SWEEP_EVERY_S = 600.0
-
-
-def recording_store(settings: Settings) -> RecordingStore:
-    """Where live recordings (spools and backups) live."""
-    return RecordingStore(settings.data_dir / "recordings", settings.retention_s)
-
-
-def result_store(settings: Settings) -> ResultStore:
-    """Where finished live results live."""
-    return ResultStore(settings.data_dir / "results", settings.retention_s)
 
 
 @dataclass(frozen=True)
@@ -52,10 +40,18 @@ class FileRequest:
 
 
 class AsrService:
-    """Holds the engine once loaded; answers 'not ready' until then. Text correction works from the start."""
+    """Holds the engine once loaded; answers 'not ready' until then. Text correction works from the start.
+
+    `stores` are the process's one set of stores under ASR_DATA_DIR, shared with the engine the
+    loader builds (see from_settings); without them the service opens its own (tests).
+    """
 
     def __init__(
-        self, settings: Settings, loader: Callable[[], Engine], corrector: Corrector | None = None
+        self,
+        settings: Settings,
+        loader: Callable[[], Engine],
+        corrector: Corrector | None = None,
+        stores: SharedData | None = None,
     ) -> None:
         self.settings = settings
         self._loader = loader
@@ -64,42 +60,38 @@ class AsrService:
         self._state = "loading"
         self._message = "models are loading"
         self._started = time.monotonic()
-        self.recordings = recording_store(settings)
-        self.results = result_store(settings)
-        self.handoff = handoff_store(settings)
+        self.stores = stores or open_stores(settings)
+        self.recordings = self.stores.recordings
+        self.results = self.stores.results
+        self.handoff = self.stores.handoff
         self.uploads = UploadSlots(settings.max_uploads)
         self._scratch = DecodeScratch(settings.data_dir / "uploads")
         self._draining = False
         self._shutdown_lock = threading.Lock()
         self._drained = threading.Event()
-        self._stop = threading.Event()
-        self._janitor: threading.Thread | None = None
         recovered = self.recordings.recover()
         if recovered:
             log.warning("%d recordings interrupted by a restart were kept as backups", len(recovered))
 
-    def start_janitor(self) -> None:
-        """Expire parked sessions every second and delete old files every ten minutes."""
-        if self._janitor is not None:
-            return
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AsrService:
+        """The service that loads the models named in the settings; stores and corrector are built
+        once and shared by it, the engine (live sessions) and the API."""
+        stores = open_stores(settings)
+        corrector = Corrector.from_settings(settings)
+        return cls(settings, functools.partial(load_engine, settings, stores, corrector), corrector, stores)
 
-        def loop() -> None:
-            last_retention = 0.0
-            while not self._stop.wait(_SWEEP_EVERY_S):
-                try:
-                    if self._engine is not None:
-                        self._engine.sessions.sweep()
-                        self._engine.takeover.adopt_orphans()
-                    if time.monotonic() - last_retention > _RETENTION_SWEEP_EVERY_S:
-                        last_retention = time.monotonic()
-                        self.recordings.sweep()
-                        self.results.sweep()
-                        self.handoff.sweep()
-                except Exception:
-                    log.exception("janitor sweep failed; trying again")
+    def sweep_sessions(self) -> None:
+        """Finalise parked sessions past ASR_RESUME_GRACE_S and adopt recordings of dead processes."""
+        if self._engine is not None:
+            self._engine.sessions.sweep()
+            self._engine.takeover.adopt_orphans()
 
-        self._janitor = threading.Thread(target=loop, name="janitor", daemon=True)
-        self._janitor.start()
+    def sweep_files(self) -> None:
+        """Delete recordings, results and resume states older than ASR_RETENTION_S."""
+        self.recordings.sweep()
+        self.results.sweep()
+        self.handoff.sweep()
 
     def load(self) -> None:
         """Load the engine now, in this thread; re-raises the loader's error after recording it."""
@@ -110,19 +102,6 @@ class AsrService:
             self._state, self._message = "failed", str(exc)
             raise
         self._engine, self._state, self._message = engine, "ready", "models loaded"
-
-    def load_in_background(self, on_failure: Callable[[BaseException], None]) -> threading.Thread:
-        """Start loading on a thread so the web server answers /api/health meanwhile."""
-
-        def run() -> None:
-            try:
-                self.load()
-            except Exception as exc:
-                on_failure(exc)
-
-        thread = threading.Thread(target=run, name="model-loader", daemon=True)
-        thread.start()
-        return thread
 
     @property
     def ready(self) -> bool:
@@ -241,7 +220,6 @@ class AsrService:
                 self._drained.wait()
                 return
             self._draining = True
-        self._stop.set()
         try:
             if self._engine is not None:
                 handed, unfinished = self._engine.drain(grace_s)
@@ -255,8 +233,7 @@ class AsrService:
             self._drained.set()
 
     def close(self) -> None:
-        """Stop the janitor, finish recordings and stop the engine's workers."""
-        self._stop.set()
+        """Finish recordings and stop the engine's workers and the LLM's threads."""
         if self._engine is not None:
             self._engine.close()
         self.corrector.close()

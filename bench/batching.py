@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 import test_model_dirs  # noqa: E402
 
-from asr_service import models  # noqa: E402
+from asr_service import model_adapters, model_loading  # noqa: E402
 from asr_service.config import Settings  # noqa: E402
 from asr_service.roles import StreamStep  # noqa: E402
 
@@ -39,7 +39,7 @@ def _audio(streams: int, chunks: int) -> list[np.ndarray]:
     return [(rng.standard_normal(CHUNK * chunks) * 0.05).astype(np.float32) for _ in range(streams)]
 
 
-def measure(lane: models.ParaformerStreaming, streams: int, chunks: int) -> dict[str, Any]:
+def measure(lane: model_adapters.ParaformerStreaming, streams: int, chunks: int) -> dict[str, Any]:
     """Median ms per round (one chunk of every stream), stacked and one call per stream."""
     audio = _audio(streams, chunks)
     stacked: list[float] = []
@@ -79,9 +79,9 @@ def main() -> None:
     args = parser.parse_args()
     dirs = test_model_dirs.ensure_test_models("full")
     env = {**test_model_dirs.model_env(dirs), "ASR_THREADS": str(args.threads), "ASR_WARMUP": "0"}
-    loaded = models.load_models(Settings.from_env(env), roles=("streaming",))
+    loaded = model_loading.load_models(Settings.from_env(env), roles=("streaming",))
     torch.set_num_threads(args.threads)
-    lane = models.ParaformerStreaming(loaded.streaming_lanes(1)[0])
+    lane = model_adapters.ParaformerStreaming(loaded.streaming_lanes(1)[0])
     for streams in args.streams:
         print(json.dumps(measure(lane, streams, args.chunks)), flush=True)
 

@@ -33,9 +33,9 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import test_model_dirs  # noqa: E402
 
 from asr_service.config import Settings  # noqa: E402
+from asr_service.data_stores import open_stores  # noqa: E402
 from asr_service.engine import engine_from_models  # noqa: E402
-from asr_service.models import load_models  # noqa: E402
-from asr_service.service import recording_store, result_store  # noqa: E402
+from asr_service.model_loading import load_models  # noqa: E402
 from asr_service.streaming import RecordingSession, SessionOptions, _FirstPass  # noqa: E402
 from bench.measure import rss_mb  # noqa: E402
 from bench.speech import RATE, SpeechSource  # noqa: E402
@@ -121,9 +121,7 @@ def run(hours: float, every_min: float, ahead_s: float, trace: bool, size: str) 
     env.update({"ASR_WARMUP": "1", "HOTWORDS_FILE": str(work / "none.json"), "ASR_IDLE_TIMEOUT_S": "0"})
     env["ASR_MAX_SESSION_S"] = str(int(hours * 3600) + 60)
     settings = Settings.from_env(env)
-    engine = engine_from_models(
-        settings, load_models(settings), recording_store(settings), result_store(settings)
-    )
+    engine = engine_from_models(settings, load_models(settings), open_stores(settings))
     clip = SpeechSource(work).clip
     session = engine.sessions.create()
     progress = Progress()

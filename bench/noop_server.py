@@ -16,8 +16,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from asr_service.app import create_app
+from asr_service.app import create_app, lifecycle_of
 from asr_service.config import Settings
+from asr_service.data_stores import open_stores
 from asr_service.engine import Engine, ModelRoles, build_engine
 from asr_service.logs import configure_logging
 from asr_service.roles import Span
@@ -54,13 +55,13 @@ class NoWords:
 
 def noop_service(settings: Settings) -> AsrService:
     """An AsrService whose engine runs the no-op models."""
+    stores = open_stores(settings)
 
     def load() -> Engine:
         roles = ModelRoles(NoSpeech(), NoWords(), NoSpeech(), NoWords(), NoWords())
-        return build_engine(settings, roles, svc.recordings, svc.results, "noop", "cpu", [])
+        return build_engine(settings, roles, stores, "noop", "cpu", [])
 
-    svc = AsrService(settings, load)
-    return svc
+    return AsrService(settings, load, stores=stores)
 
 
 def main() -> None:
@@ -69,7 +70,7 @@ def main() -> None:
     configure_logging(settings.log_level)
     service = noop_service(settings)
     app, socketio = create_app(settings, service)
-    service.load_in_background(lambda exc: sys.exit(f"noop server: {exc}"))
+    lifecycle_of(app).start(exit_code=2)
     socketio.run(app, host=settings.host, port=settings.port, allow_unsafe_werkzeug=True)
 
 

@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 import test_model_dirs  # noqa: E402
 
-from asr_service import models  # noqa: E402
+from asr_service import model_adapters, model_loading  # noqa: E402
 from asr_service.results import ResultStore  # noqa: E402
 from asr_service.scheduler import ModelWorker, OnWorker, Priority, StepBatcher  # noqa: E402
 from asr_service.spool import RecordingStore  # noqa: E402
@@ -80,7 +80,7 @@ def _context(words: int) -> dict[str, object]:
 
 def per_call(automodel: Any, lengths: list[int], repeats: int) -> list[dict[str, Any]]:
     """Milliseconds of one 20-character call after N context words, direct and bounded."""
-    bounded = models.RealtimePunctuator(automodel)
+    bounded = model_adapters.RealtimePunctuator(automodel)
     rows = []
     for words in lengths:
         row: dict[str, Any] = {"context_words": words}
@@ -185,14 +185,18 @@ def main() -> None:
     )
     args = parser.parse_args()
     path = args.punc_model or test_model_dirs.ensure_test_models("full")["punc"]
-    automodel = models.build_automodel(path, "cpu", args.threads)
+    automodel = model_loading.build_automodel(path, "cpu", args.threads)
     _never_ending(automodel)
     report: dict[str, Any] = {"per_call": per_call(automodel, args.lengths, args.repeats), "lag": []}
     words = max(args.lengths)
     for label, punctuator, a_words in (
-        ("B alone", models.RealtimePunctuator(automodel), None),
-        ("A unbounded (FunASR's context)", models.RealtimePunctuator(automodel, context_words=None), words),
-        ("A bounded (service)", models.RealtimePunctuator(automodel), words),
+        ("B alone", model_adapters.RealtimePunctuator(automodel), None),
+        (
+            "A unbounded (FunASR's context)",
+            model_adapters.RealtimePunctuator(automodel, context_words=None),
+            words,
+        ),
+        ("A bounded (service)", model_adapters.RealtimePunctuator(automodel), words),
     ):
         row = {"case": label, **lag_of_b(punctuator, args.seconds, a_words)}
         report["lag"].append(row)

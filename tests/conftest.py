@@ -15,10 +15,12 @@ import pytest
 import requests
 
 from asr_service.config import Settings
+from asr_service.data_stores import open_stores
 from asr_service.engine import Engine, engine_from_models
-from asr_service.models import ModelSet, load_models
+from asr_service.handoff import SharedData
+from asr_service.model_loading import ModelSet, load_models
 from asr_service.scheduler import ModelWorker
-from asr_service.service import AsrService, recording_store, result_store
+from asr_service.service import AsrService
 
 from . import speech_fixtures
 
@@ -61,17 +63,23 @@ def model_set(settings: Settings) -> ModelSet:
 
 
 @pytest.fixture(scope="session")
-def engine(settings: Settings, model_set: ModelSet) -> Iterator[Engine]:
+def stores(settings: Settings) -> SharedData:
+    """The stores in the test data dir, shared by the engine and the service as in production."""
+    return open_stores(settings)
+
+
+@pytest.fixture(scope="session")
+def engine(settings: Settings, model_set: ModelSet, stores: SharedData) -> Iterator[Engine]:
     """The real engine on the test models."""
-    built = engine_from_models(settings, model_set, recording_store(settings), result_store(settings))
+    built = engine_from_models(settings, model_set, stores)
     yield built
     built.close()
 
 
 @pytest.fixture(scope="session")
-def service(settings: Settings, engine: Engine) -> AsrService:
+def service(settings: Settings, engine: Engine, stores: SharedData) -> AsrService:
     """A ready AsrService around the shared engine."""
-    svc = AsrService(settings, lambda: engine)
+    svc = AsrService(settings, lambda: engine, stores=stores)
     svc.load()
     return svc
 

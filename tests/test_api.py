@@ -165,9 +165,9 @@ def test_unknown_route_and_wrong_method_use_the_error_shape(client: FlaskClient)
 def test_unexpected_failure_is_500_with_an_error_id_in_the_log(
     settings: Settings, speech_wav: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    from asr_service.data_stores import open_stores
     from asr_service.engine import ModelRoles, build_engine
     from asr_service.roles import Span
-    from asr_service.service import recording_store, result_store
 
     roles = ModelRoles(
         vad=FixedDetector([Span(0, 1000)]),
@@ -176,8 +176,9 @@ def test_unexpected_failure_is_500_with_an_error_id_in_the_log(
         streaming=SilentStream(),
         punc=PlainPunctuator(),
     )
-    broken = build_engine(settings, roles, recording_store(settings), result_store(settings), "x", "cpu", [])
-    svc = AsrService(settings, lambda: broken)
+    stores = open_stores(settings)
+    broken = build_engine(settings, roles, stores, "x", "cpu", [])
+    svc = AsrService(settings, lambda: broken, stores=stores)
     svc.load()
     app, _ = create_app(settings, svc)
     with caplog.at_level(logging.ERROR, logger="asr_service"), app.test_client() as c:

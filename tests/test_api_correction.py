@@ -17,9 +17,10 @@ from flask.testing import FlaskClient
 from asr_service.app import create_app
 from asr_service.config import Settings
 from asr_service.correction import Corrector
+from asr_service.data_stores import open_stores
 from asr_service.engine import ModelRoles, build_engine
 from asr_service.roles import Span
-from asr_service.service import AsrService, recording_store, result_store
+from asr_service.service import AsrService
 
 from .fakes import FixedDetector, NoSpeechStream, PlainPunctuator, SilentStream
 from .llm_server import FakeLlm, Reply, rewrite
@@ -61,10 +62,9 @@ def _client(tmp_path: Path, hotwords_file: Path, llm_url: str | None = None) -> 
         punc=PlainPunctuator(),
     )
     corrector = Corrector.from_settings(settings)
-    engine = build_engine(
-        settings, roles, recording_store(settings), result_store(settings), "x", "cpu", [], corrector
-    )
-    service = AsrService(settings, lambda: engine, corrector)
+    stores = open_stores(settings)
+    engine = build_engine(settings, roles, stores, "x", "cpu", [], corrector)
+    service = AsrService(settings, lambda: engine, corrector, stores)
     service.load()
     app, _ = create_app(settings, service)
     with app.test_client() as client:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
-from asr_service.config import DEFAULT_OFFLINE_MODEL, Settings, SettingsError
+from asr_service.config import DEFAULT_OFFLINE_MODEL, Settings, SettingsError, env_var
 
 
 def test_defaults_match_the_design() -> None:
@@ -130,6 +132,8 @@ def test_relative_paths_are_resolved_once_against_the_start_up_directory(
     assert s.log_file == tmp_path.parent / "asr.log"
     assert Settings().data_dir.is_absolute()  # also when built directly
     assert Settings.from_env({"ASR_PUBLIC_OPS": "false"}).public_ops is False
+
+
 def test_connection_and_transport_settings() -> None:
     d = Settings()
     assert (d.reserved_threads, d.max_unconnected_sockets, d.connect_timeout_s) == (4, 8, 10.0)
@@ -157,3 +161,21 @@ def test_connection_and_transport_settings() -> None:
     for name in ("ASR_MAX_UNCONNECTED_SOCKETS", "ASR_CONNECT_TIMEOUT_S", "ASR_RESUME_PER_MIN"):
         with pytest.raises(SettingsError, match=name):
             Settings.from_env({name: "0"})
+
+
+def test_every_setting_names_its_variable_and_says_what_it_is() -> None:
+    variables = [env_var(item) for item in fields(Settings)]
+    assert all(v.name and v.doc.strip() and "\n" not in v.doc for v in variables)
+    assert len({v.name for v in variables}) == len(variables)  # one variable per field
+    masked = {item.name for item in fields(Settings) if env_var(item).secret}
+    assert masked == {"llm_api_key", "api_key", "redis_url"}
+
+
+def test_readme_configuration_table_lists_every_variable() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
+    first_cells = [line.split("|")[1] for line in section.splitlines() if line.startswith("| `")]
+    listed = {name for cell in first_cells for name in re.findall(r"`([A-Z][A-Z0-9_]*)`", cell)}
+    variables = {env_var(item).name for item in fields(Settings)}
+    assert variables - listed == set()
+    assert listed - variables == set()  # and nothing the service does not read

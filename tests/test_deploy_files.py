@@ -207,8 +207,11 @@ def test_gunicorn_config_is_one_gthread_worker_with_room_to_drain() -> None:
     assert conf["workers"] == 1 and conf["worker_class"] == "gthread"
     assert conf["threads"] == settings.http_threads
     assert conf["graceful_timeout"] > settings.shutdown_grace_s
-    assert conf["preload_app"] is False and conf["wsgi_app"] == "asr_api_server:app"
+    assert conf["preload_app"] is False and conf["wsgi_app"] == "asr_api_server:app_from_env()"
     assert callable(conf["post_worker_init"]) and callable(conf["worker_exit"])
+    import asr_api_server  # the factory gunicorn calls is there (importing it starts nothing)
+
+    assert callable(asr_api_server.app_from_env)
 
 
 def test_nginx_example_proxies_websockets_with_long_timeouts() -> None:

@@ -276,16 +276,18 @@ class BlockingDetector:
 
 def test_uploads_past_the_cap_get_503_busy_and_the_next_one_is_served(settings: Settings) -> None:
     from asr_service.app import create_app
+    from asr_service.data_stores import open_stores
     from asr_service.engine import ModelRoles, build_engine
-    from asr_service.service import AsrService, recording_store, result_store
+    from asr_service.service import AsrService
 
     from .fakes import LengthRecognizer, NoSpeechStream, PlainPunctuator, SilentStream
 
     one = dataclasses.replace(settings, max_uploads=1)
     detector = BlockingDetector()
     roles = ModelRoles(detector, LengthRecognizer(), NoSpeechStream(), SilentStream(), PlainPunctuator())
-    engine = build_engine(one, roles, recording_store(one), result_store(one), "x", "cpu", [])
-    svc = AsrService(one, lambda: engine)
+    stores = open_stores(one)
+    engine = build_engine(one, roles, stores, "x", "cpu", [])
+    svc = AsrService(one, lambda: engine, stores=stores)
     svc.load()
     app, _ = create_app(one, svc)
     upload = wav_bytes(16000, 64_000)

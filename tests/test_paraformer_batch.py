@@ -14,7 +14,8 @@ import pytest
 import soundfile as sf
 import torch
 
-from asr_service import models
+from asr_service.model_adapters import ParaformerStreaming
+from asr_service.model_loading import ModelSet
 from asr_service.paraformer_batch import BatchedParaformer
 from asr_service.roles import StreamStep
 
@@ -31,14 +32,14 @@ def _plans(audio: np.ndarray) -> list[tuple[int, list[np.ndarray]]]:
     return [(0, whole), (0, other), (2, whole[3:]), (1, halves), (3, odd)]
 
 
-def _alone(lane: models.ParaformerStreaming, chunks: list[np.ndarray]) -> tuple[list[str], dict[str, Any]]:
+def _alone(lane: ParaformerStreaming, chunks: list[np.ndarray]) -> tuple[list[str], dict[str, Any]]:
     cache: dict[str, Any] = {}
     texts = [lane.step(c, cache, is_final=n == len(chunks) - 1) for n, c in enumerate(chunks)]
     return texts, cache
 
 
 def _together(
-    lane: models.ParaformerStreaming, plans: list[tuple[int, list[np.ndarray]]]
+    lane: ParaformerStreaming, plans: list[tuple[int, list[np.ndarray]]]
 ) -> tuple[list[list[str]], list[dict[str, Any]]]:
     caches: list[dict[str, Any]] = [{} for _ in plans]
     texts: list[list[str]] = [[] for _ in plans]
@@ -57,9 +58,9 @@ def speech(speech_wav: Path) -> np.ndarray:
 
 
 def test_streams_stepped_together_match_each_stream_alone(
-    model_set: models.ModelSet, speech: np.ndarray, monkeypatch: pytest.MonkeyPatch
+    model_set: ModelSet, speech: np.ndarray, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    lane = models.ParaformerStreaming(model_set.streaming_lanes(1)[0])
+    lane = ParaformerStreaming(model_set.streaming_lanes(1)[0])
     plans = _plans(speech)
     alone = [_alone(lane, chunks)[0] for _start, chunks in plans]
     stacked: list[int] = []
@@ -76,8 +77,8 @@ def test_streams_stepped_together_match_each_stream_alone(
     assert max(stacked) >= 3 and len(stacked) >= 8  # the encoder really ran stacked streams
 
 
-def test_caches_after_stacked_steps_are_bit_identical(model_set: models.ModelSet, speech: np.ndarray) -> None:
-    lane = models.ParaformerStreaming(model_set.streaming_lanes(1)[0])
+def test_caches_after_stacked_steps_are_bit_identical(model_set: ModelSet, speech: np.ndarray) -> None:
+    lane = ParaformerStreaming(model_set.streaming_lanes(1)[0])
     plans = [(0, [speech[i : i + CHUNK] for i in range(0, 6 * CHUNK, CHUNK)]), (1, [speech[:CHUNK]] * 5)]
     alone = []
     for _start, chunks in plans:

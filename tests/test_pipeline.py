@@ -10,7 +10,7 @@ import numpy as np
 import soundfile as sf
 from funasr.utils.postprocess_utils import rich_transcription_postprocess
 
-from asr_service.models import ModelSet
+from asr_service.model_loading import ModelSet
 from asr_service.pipeline import OfflinePipeline, RecognitionOptions
 from asr_service.roles import Span
 from asr_service.segments import SAMPLE_RATE
@@ -156,7 +156,7 @@ def test_a_long_upload_is_read_in_bounded_windows() -> None:
 
 def test_windowed_vad_equals_the_array_vad_on_the_real_model(model_set: ModelSet, speech_wav: Path) -> None:
     from asr_service.file_vad import ArraySource, WindowedVad
-    from asr_service.models import FunasrVad
+    from asr_service.model_adapters import FunasrVad
 
     audio, _ = sf.read(speech_wav, dtype="float32")
     vad = model_set.loaded["vad"].model

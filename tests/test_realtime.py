@@ -12,7 +12,8 @@ import pytest
 import requests
 import soundfile as sf
 
-from asr_service.models import FunasrVad, ModelSet, SenseVoiceRecognizer
+from asr_service.model_adapters import FunasrVad, SenseVoiceRecognizer
+from asr_service.model_loading import ModelSet
 from asr_service.pipeline import OfflinePipeline, RecognitionOptions
 
 from .conftest import LiveServer, start_server, stop_server

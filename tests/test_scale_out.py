@@ -21,9 +21,9 @@ import requests
 import soundfile as sf
 
 from asr_service.config import Settings
+from asr_service.data_stores import open_stores
 from asr_service.engine import engine_from_models
-from asr_service.models import ModelSet
-from asr_service.service import recording_store, result_store
+from asr_service.model_loading import ModelSet
 from asr_service.streaming import EventSink
 
 from .conftest import ROOT, free_port
@@ -335,7 +335,7 @@ def test_sigterm_hands_the_recording_off_and_it_finishes_after_a_restart(
 
     # "after a restart": a fresh service on the same data directory (in-process, models already loaded)
     settings = Settings.from_env({**cluster.env, "ASR_REDIS_URL": ""})
-    engine = engine_from_models(settings, model_set, recording_store(settings), result_store(settings))
+    engine = engine_from_models(settings, model_set, open_stores(settings))
     events: list[tuple[str, dict[str, Any]]] = []
     sink: EventSink = lambda event, payload: events.append((event, payload))  # noqa: E731
     try:

@@ -1,4 +1,5 @@
-"""FunASR model loading and the role implementations (with paraformer_batch, the only funasr/torch code)."""
+"""FunASR model loading: sources, download, weight checks, device choice, warm-up (with model_adapters
+and paraformer_batch, the only funasr/torch/modelscope code)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import ctypes.util
 import io
 import logging
 import os
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,14 +19,11 @@ from typing import Any
 import numpy as np
 import torch
 from funasr import AutoModel
-from funasr.models.transformer.embedding import StreamSinusoidalPositionEncoder
-from funasr.utils.postprocess_utils import rich_transcription_postprocess
 
+from .audio_units import SAMPLE_RATE, ms_to_samples
 from .config import Settings
+from .model_adapters import FunasrVad, SenseVoiceRecognizer
 from .model_specs import MODEL_SPECS, ModelSpec
-from .paraformer_batch import BatchedParaformer
-from .roles import Span, StreamStep
-from .vad_spans import SpanCollector
 
 log = logging.getLogger(__name__)
 
@@ -37,14 +34,6 @@ _FUNASR_ALIASES = {
     "ct-punc-c": "iic/punc_ct-transformer_zh-cn-common-vad_realtime-vocab272727",
     "SenseVoiceSmall": "iic/SenseVoiceSmall",
 }
-# Files are run through VAD in 60 s chunks: memory stays flat on hours-long files, and a file
-# shorter than a chunk gets exactly the segments of one whole-file call.
-_VAD_CHUNK_MS = 60_000
-_SAMPLE_RATE = 16000
-# What rich_transcription_postprocess turns event/emotion tags into; none of it is speech.
-_EMOJI = re.compile("[\U0001f300-\U0001faff\u2600-\u27bf\u2753\u2b50\ufe0f]")
-_LEFTOVER_TAG = re.compile(r"<\|[^|<>]{1,40}\|>")
-_SPACES = re.compile(r"\s{2,}")
 
 
 class ModelLoadError(RuntimeError):
@@ -319,14 +308,14 @@ def _rss_kb() -> int:
 
 def warm_up(models: ModelSet) -> None:
     """Run each model once so the first request does not pay for lazy initialisation."""
-    noise = (np.random.default_rng(0).standard_normal(_SAMPLE_RATE) * 0.01).astype(np.float32)
+    noise = (np.random.default_rng(0).standard_normal(SAMPLE_RATE) * 0.01).astype(np.float32)
     if "vad" in models.loaded:
         FunasrVad(models.loaded["vad"].model).detect(noise)
     if "offline" in models.loaded:
         SenseVoiceRecognizer(models.loaded["offline"].model).recognize([noise], "auto", True)
     if "streaming" in models.loaded:
         models.loaded["streaming"].model.generate(
-            input=noise[:9600],
+            input=noise[: ms_to_samples(600)],  # one 600 ms chunk
             cache={},
             is_final=True,
             chunk_size=[0, 10, 5],
@@ -335,175 +324,3 @@ def warm_up(models: ModelSet) -> None:
         )
     if "punc" in models.loaded:
         models.loaded["punc"].model.generate(input="今天 天气 很 好", cache={})
-
-
-def clean_text(raw: str) -> str:
-    """SenseVoice output to plain text: tags and the emoji FunASR maps them to removed."""
-    text = rich_transcription_postprocess(raw) if raw else ""
-    text = _LEFTOVER_TAG.sub("", text)
-    text = _EMOJI.sub("", text)
-    return _SPACES.sub(" ", text).strip()
-
-
-class FunasrVad:
-    """Offline speech detection with FSMN-VAD, run in chunks so memory stays flat."""
-
-    def __init__(self, model: Any, chunk_ms: int = _VAD_CHUNK_MS) -> None:
-        self._model = model
-        self._chunk_ms = chunk_ms
-
-    def detect(self, audio: np.ndarray) -> list[Span]:
-        """Speech spans in ms, from streaming FSMN-VAD over fixed chunks."""
-        step = self._chunk_ms * _SAMPLE_RATE // 1000
-        cache: dict[str, Any] = {}
-        collector = SpanCollector()
-        for begin in range(0, max(len(audio), 1), step):
-            result = self._model.generate(
-                input=audio[begin : begin + step],
-                cache=cache,
-                is_final=begin + step >= len(audio),
-                chunk_size=self._chunk_ms,
-            )
-            collector.add(result[0]["value"] if result else [])
-        return collector.close(len(audio) * 1000 // _SAMPLE_RATE)  # speech running to the very end
-
-
-class FsmnStreamingVad:
-    """Streaming FSMN-VAD: one call per chunk with the stream's own cache."""
-
-    def __init__(self, model: Any) -> None:
-        self._model = model
-
-    def step(self, chunk: np.ndarray, cache: dict[str, object], is_final: bool) -> list[tuple[int, int]]:
-        """See StreamingDetector.step."""
-        chunk_ms = max(1, len(chunk) * 1000 // _SAMPLE_RATE)
-        result = self._model.generate(input=chunk, cache=cache, is_final=is_final, chunk_size=chunk_ms)
-        return [(int(a), int(b)) for a, b in (result[0]["value"] if result else [])]
-
-
-class WindowedStreamPositionEncoder(StreamSinusoidalPositionEncoder):
-    """FunASR's streaming position encoder, computing only the positions of the current chunk.
-
-    FunASR encodes every position from the start of the stream on each call and keeps the last
-    few, so a chunk's cost and memory grow with the recording (hundreds of MB per call after
-    hours). The values are the same element-wise formula, so the output is bit-identical.
-    """
-
-    def forward(self, x: torch.Tensor, cache: dict[str, Any] | None = None) -> torch.Tensor:
-        """Add the sinusoidal encoding of positions start_idx+1 .. start_idx+T to x."""
-        _batch, timesteps, input_dim = x.size()
-        start_idx = 0
-        if cache is not None:
-            start_idx = cache["start_idx"]
-            cache["start_idx"] += timesteps
-        positions = torch.arange(start_idx + 1, start_idx + timesteps + 1)[None, :]
-        return x + self.encode(positions, input_dim, x.dtype).to(x.device)
-
-
-def use_windowed_position_encoding(model: Any) -> bool:
-    """Swap a streaming encoder's position encoder for the windowed one; False if it has none."""
-    encoder = getattr(model.model, "encoder", None)
-    embed = getattr(encoder, "embed", None)
-    if encoder is None or type(embed) is not StreamSinusoidalPositionEncoder:
-        return False
-    encoder.embed = WindowedStreamPositionEncoder()
-    return True
-
-
-class ParaformerStreaming:
-    """Streaming Paraformer with the released 600 ms chunking and look-back settings."""
-
-    CHUNK_SIZE = (0, 10, 5)
-    ENCODER_LOOK_BACK = 4
-    DECODER_LOOK_BACK = 1
-
-    def __init__(self, model: Any) -> None:
-        self._model = model
-        use_windowed_position_encoding(model)
-        self._batched = BatchedParaformer(model, self._options(), self._one)
-
-    def _options(self) -> dict[str, Any]:
-        return {
-            "chunk_size": list(self.CHUNK_SIZE),
-            "encoder_chunk_look_back": self.ENCODER_LOOK_BACK,
-            "decoder_chunk_look_back": self.DECODER_LOOK_BACK,
-        }
-
-    def step(self, chunk: np.ndarray, cache: dict[str, object], is_final: bool) -> str:
-        """See StreamingRecognizer.step."""
-        result = self._model.generate(input=chunk, cache=cache, is_final=is_final, **self._options())
-        return str(result[0].get("text", "")) if result else ""
-
-    def step_many(self, steps: Sequence[StreamStep]) -> list[str]:
-        """See BatchStreamingRecognizer.step_many: streams due together share one encoder call."""
-        return self._batched.step_many(steps)
-
-    def _one(self, step: StreamStep) -> str:
-        return self.step(step.chunk, step.cache, step.is_final)
-
-
-# The realtime model keeps every word since the last sentence end as context (cache["pre_text"])
-# and reads it again on each call, in 20-word pieces that each carry the unfinished rest: text
-# that never ends a sentence makes each call cost the square of the transcript. Context beyond
-# this many words is cut, oldest first; its words were emitted already, so no output changes.
-PUNC_CONTEXT_WORDS = 100
-
-
-class RealtimePunctuator:
-    """CT-Transformer realtime punctuation, guarded against the inputs it crashes on."""
-
-    def __init__(self, model: Any, context_words: int | None = PUNC_CONTEXT_WORDS) -> None:
-        self._model = model
-        self._context_words = context_words  # None: unbounded, as FunASR does (benchmarks only)
-
-    def punctuate(self, text: str, cache: dict[str, object]) -> str:
-        """See Punctuator.punctuate; on a model failure the text comes back unpunctuated."""
-        text = text.strip()
-        if not text:
-            return ""  # the model raises on empty input
-        if not cache.get("pre_text") and _single_token(text):
-            return text  # and on a lone token with nothing cached
-        self._bound_context(cache)
-        try:
-            result = self._model.generate(input=text, cache=cache)
-        except Exception:
-            log.warning(
-                "punctuation failed on %d characters; keeping the text as is", len(text), exc_info=True
-            )
-            return text
-        return str(result[0].get("text", text)) if result else text
-
-    def _bound_context(self, cache: dict[str, object]) -> None:
-        """Keep only the latest context words: a forced cut in a sentence that will not end."""
-        words = cache.get("pre_text")
-        limit = self._context_words
-        if limit is not None and isinstance(words, list) and len(words) > limit:
-            cache["pre_text"] = words[-limit:]
-
-
-def _single_token(text: str) -> bool:
-    """One CJK character or one Latin word: what the punctuation model cannot take alone."""
-    parts = text.split()
-    return len(parts) == 1 and (len(parts[0]) == 1 or parts[0].isascii())
-
-
-class SenseVoiceRecognizer:
-    """Offline recognition of clips with SenseVoice (batched where FunASR allows)."""
-
-    def __init__(self, model: Any, batch_size: int = 1) -> None:
-        self._model = model
-        self._batch_size = batch_size
-
-    def recognize(self, clips: Sequence[np.ndarray], language: str, use_itn: bool) -> list[str]:
-        """Clean text for each clip, in order."""
-        if not clips:
-            return []
-        results = self._model.generate(
-            input=list(clips),
-            language=language,
-            use_itn=use_itn,
-            batch_size=self._batch_size,
-        )
-        if len(results) != len(clips):
-            raise RuntimeError(f"SenseVoice returned {len(results)} results for {len(clips)} clips")
-        return [clean_text(str(r.get("text", ""))) for r in results]

@@ -1,0 +1,119 @@
+"""The FunASR role adapters: text clean-up, the windowed position encoding, guarded punctuation,
+streaming lanes."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from asr_service import model_adapters as adapters
+from asr_service.model_loading import ModelSet
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("<|zh|><|NEUTRAL|><|Speech|><|withitn|>今天开会。", "今天开会。"),
+        ("<|en|><|HAPPY|><|Laughter|><|woitn|>Yes. OK. Well, we start.", "Yes. OK. Well, we start."),
+        ("<|en|><|EMO_UNKNOWN|><|BGM|><|withitn|>OK", "OK"),
+        ("<|nospeech|><|Event_UNK|>", ""),
+        ("<|ja|><|NEUTRAL|><|Speech|><|withitn|>Well<|de|>", "Well"),
+        ("", ""),
+    ],
+)
+def test_clean_text_removes_tags_and_emoji_but_no_words(raw: str, clean: str) -> None:
+    assert adapters.clean_text(raw) == clean
+
+
+def test_windowed_position_encoding_is_bit_identical_to_funasr() -> None:
+    from funasr.models.transformer.embedding import StreamSinusoidalPositionEncoder
+
+    original, windowed = StreamSinusoidalPositionEncoder(), adapters.WindowedStreamPositionEncoder()
+    cache_a, cache_b = {"start_idx": 0}, {"start_idx": 0}
+    generator = torch.Generator().manual_seed(0)
+    for timesteps in (5, 10, 10, 7, 10, 1, 10):
+        x = torch.randn(1, timesteps, 64, generator=generator)
+        assert torch.equal(original(x, cache_a), windowed(x, cache_b))
+    assert cache_a == cache_b
+    far = {"start_idx": 60_000}  # an hour into a recording
+    x = torch.randn(1, 10, 256, generator=generator)
+    assert torch.equal(original(x, dict(far)), windowed(x, dict(far)))
+
+
+def test_streaming_model_uses_the_windowed_encoder(model_set: ModelSet) -> None:
+    automodel = model_set.loaded["streaming"].model
+    adapters.ParaformerStreaming(automodel)
+    assert isinstance(automodel.model.encoder.embed, adapters.WindowedStreamPositionEncoder)
+
+
+def test_realtime_punctuation_survives_the_inputs_funasr_crashes_on(model_set: ModelSet) -> None:
+    punctuator = adapters.RealtimePunctuator(model_set.loaded["punc"].model)
+    cache: dict[str, object] = {}
+    assert punctuator.punctuate("", cache) == ""
+    assert punctuator.punctuate("   ", cache) == ""
+    assert punctuator.punctuate("好", cache) == "好"
+    assert punctuator.punctuate("OK", cache) == "OK"
+    text = punctuator.punctuate("今天我们开会讨论备份演练的安排", cache)
+    assert (
+        text.replace("，", "").replace("。", "").replace("？", "").replace("、", "")
+        == "今天我们开会讨论备份演练的安排"
+    )
+    assert punctuator.punctuate("好", cache)  # a lone token is fine once the cache holds context
+
+
+def _unpunctuated(text: str) -> str:
+    return "".join(c for c in text if c not in "，。？、")
+
+
+def test_realtime_punctuation_context_stays_bounded_when_no_sentence_ends(
+    model_set: ModelSet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inner = model_set.loaded["punc"].model.model
+    # the model may still place marks, but none of them ends a sentence: like noise recognised as text
+    never_ending = ["，" if p in ("。", "？") else p for p in inner.punc_list]
+    monkeypatch.setattr(inner, "punc_list", never_ending)
+    punctuator = adapters.RealtimePunctuator(model_set.loaded["punc"].model)
+    cache: dict[str, object] = {}
+    sent, out = "", ""
+    phrase = "今天我们开会讨论备份演练的安排"
+    for n in range(60):  # 1,200 characters without a sentence end
+        piece = (phrase * 2)[n % len(phrase) :][:20]
+        sent += piece
+        out += punctuator.punctuate(piece, cache)
+        context = cache["pre_text"]
+        assert isinstance(context, list)
+        assert len(context) <= adapters.PUNC_CONTEXT_WORDS + len(piece), f"call {n}: {len(context)} words"
+    assert _unpunctuated(out) == sent  # the cut drops context only: every word came out once, in order
+
+
+def _stream_texts(lane: adapters.ParaformerStreaming, audio: np.ndarray) -> list[str]:
+    cache: dict[str, object] = {}
+    chunks = [audio[i : i + 9600] for i in range(0, len(audio), 9600)]
+    return [lane.step(c, cache, is_final=n == len(chunks) - 1) for n, c in enumerate(chunks)]
+
+
+def test_streaming_lanes_share_weights_and_run_side_by_side_exactly(
+    model_set: ModelSet, speech_wav: Path
+) -> None:
+    audio, _ = sf.read(speech_wav, dtype="float32")
+    halves = [audio[: len(audio) // 2], audio[len(audio) // 2 :]]
+    first, second = model_set.streaming_lanes(2)
+    assert first.model is second.model and first is not second
+    alone = [_stream_texts(adapters.ParaformerStreaming(first), h) for h in halves]
+    lanes = [adapters.ParaformerStreaming(first), adapters.ParaformerStreaming(second)]
+    together: list[list[str]] = [[], []]
+    threads = [
+        threading.Thread(target=lambda i=i: together[i].extend(_stream_texts(lanes[i], halves[i])))
+        for i in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert together == alone
+    assert any(t for texts in alone for t in texts)  # the model did produce text to compare
