@@ -10,7 +10,9 @@ from .config import Settings
 from .correction import Corrector
 from .file_vad import WindowedVad
 from .handoff import HandoffStore, SharedData
+from .live_types import LiveModels, SessionLimits
 from .pipeline import OfflinePipeline
+from .recording_session import RecordingSession
 from .results import ResultStore
 from .roles import Punctuator, SpeechDetector, SpeechRecognizer, StreamingDetector, StreamingRecognizer
 from .scheduler import (
@@ -24,7 +26,6 @@ from .scheduler import (
 )
 from .sessions import SessionRegistry
 from .spool import RecordingStore
-from .streaming import LiveModels, RecordingSession, SessionLimits
 
 if TYPE_CHECKING:
     from .models import ModelSet

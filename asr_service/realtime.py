@@ -15,11 +15,13 @@ from flask_socketio import SocketIO, join_room
 
 from .config import SENSEVOICE_LANGUAGES, Settings
 from .errors import NotReady, SessionError
+from .events import EventSink, FinalResult, LiveEvent, SessionSnapshot
 from .hotwords import HotwordsError, parse_extra_hotwords
+from .live_types import SessionOptions, SessionState
 from .logs import session_scope
 from .ops import progress_room
+from .recording_session import RecordingSession
 from .service import AsrService
-from .streaming import EventSink, RecordingSession, SessionOptions, SessionState
 from .throttle import RateLimiter
 
 log = logging.getLogger(__name__)
@@ -74,21 +76,21 @@ class _GatedSink:
     def __init__(self, inner: EventSink) -> None:
         self._inner = inner
         self._lock = threading.Lock()
-        self._held: list[tuple[str, dict[str, Any]]] | None = []
+        self._held: list[LiveEvent] | None = []
 
-    def __call__(self, event: str, payload: dict[str, Any]) -> None:
+    def __call__(self, event: LiveEvent) -> None:
         with self._lock:
             if self._held is not None:
-                self._held.append((event, payload))
+                self._held.append(event)
                 return
-        self._inner(event, payload)
+        self._inner(event)
 
     def open(self) -> None:
         """Send what was held and pass everything through from now on."""
         with self._lock:
             held, self._held = self._held or [], None
-            for event, payload in held:
-                self._inner(event, payload)
+            for event in held:
+                self._inner(event)
 
 
 def parse_options(raw: object, settings: Settings) -> SessionOptions:
@@ -171,7 +173,7 @@ class _Handlers:
         join_room(progress_room(session.token_sha256), sid=sid)
 
     def _sink(self, sid: str) -> EventSink:
-        return lambda event, payload: self._io.emit(event, payload, to=sid)
+        return lambda event: self._io.emit(event.name, event.to_wire(), to=sid)
 
     def send_error(self, sid: str, code: str, message: str) -> None:
         """The `error` event."""
@@ -270,14 +272,16 @@ class _Handlers:
             adopted = registry.session_for(token)
             if adopted is not None:
                 self._bind(sid, adopted)
-        self._io.emit("resume_result", result, to=sid)
+        snapshot = _wire(result)
+        self._io.emit("resume_result", snapshot, to=sid)
         if final is not None:
-            self._io.emit("final_result", final, to=sid)
-        elif result["state"] == SessionState.DONE.value:
+            self._io.emit("final_result", _wire(final), to=sid)
+        elif snapshot["state"] == SessionState.DONE.value:
             self.send_error(
                 sid,
                 "recording_failed",
-                f"this recording could not be processed; its audio is kept as backup {result['session_id']}",
+                "this recording could not be processed; its audio is kept as backup "
+                f"{snapshot['session_id']}",
             )
         gate.open()
 
@@ -288,6 +292,11 @@ class _Handlers:
         session = self._connections.pop(sid)
         if session is not None and self._service.ready:
             self._service.engine().sessions.release(session, owner=sid)
+
+
+def _wire(payload: SessionSnapshot | FinalResult | dict[str, Any]) -> dict[str, Any]:
+    """A result's wire form (one finished on another process comes from disk, already in it)."""
+    return payload if isinstance(payload, dict) else payload.to_wire()
 
 
 def _authorised(expected: str | None, auth: object) -> bool:

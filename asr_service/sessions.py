@@ -11,10 +11,12 @@ from typing import Any
 
 from . import metrics
 from .errors import SessionError
+from .events import EventSink, FinalResult, SessionSnapshot
 from .handoff import HandoffState, SharedData
+from .live_types import SessionOptions, SessionState
+from .recording_session import RecordingSession
 from .results import token_digest
 from .spool import SpoolBusy
-from .streaming import EventSink, RecordingSession, SessionOptions, SessionState
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +143,7 @@ class SessionRegistry:
 
     def resume(
         self, token: str, sink: EventSink, owner: object = None
-    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    ) -> tuple[SessionSnapshot | dict[str, Any], FinalResult | dict[str, Any] | None]:
         """Rebind the session behind `token` to a new connection; returns resume_result and a final result."""
         self._check_open()
         digest = token_digest(token)
@@ -163,7 +165,7 @@ class SessionRegistry:
 
     def _resume_from_disk(
         self, token: str, digest: str, sink: EventSink, owner: object
-    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    ) -> tuple[SessionSnapshot | dict[str, Any], FinalResult | dict[str, Any] | None]:
         """Resume a recording this process never held, from the shared resume state and spool."""
         state = self._shared.handoff.load(digest) if self._shared is not None else None
         if state is None:
@@ -241,7 +243,7 @@ class SessionRegistry:
             "session %s: taken over from %s (%.1f s of audio to replay)",
             state.session_id,
             state.instance or "another process",
-            session.snapshot()["duration_s"],
+            session.snapshot().to_wire()["duration_s"],
         )
         return session
 

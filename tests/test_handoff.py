@@ -11,14 +11,16 @@ from typing import Any
 import pytest
 
 from asr_service.errors import SessionError
+from asr_service.events import LiveEvent
 from asr_service.handoff import HandoffStore, SharedData
+from asr_service.live_types import SessionLimits, SessionOptions, SessionState
+from asr_service.recording_session import RecordingSession
 from asr_service.results import ResultStore, token_digest
 from asr_service.scheduler import ModelWorker
 from asr_service.sessions import SessionRegistry, options_from_dict, options_to_dict
 from asr_service.spool import RecordingStore
-from asr_service.streaming import RecordingSession, SessionLimits, SessionOptions, SessionState
 
-from .fakes import silent_live_models
+from .fakes import silent_live_models, wire
 
 PCM_1S = b"\x01\x00" * 16000
 
@@ -29,8 +31,8 @@ class Events:
 
     items: list[tuple[str, dict[str, Any]]]
 
-    def __call__(self, event: str, payload: dict[str, Any]) -> None:
-        self.items.append((event, payload))
+    def __call__(self, event: LiveEvent) -> None:
+        self.items.append((event.name, event.to_wire()))
 
     def named(self, name: str) -> list[dict[str, Any]]:
         return [p for e, p in self.items if e == name]
@@ -98,8 +100,9 @@ def test_drained_recording_resumes_on_another_process(tmp_path: Path, worker: Mo
 
     resumed = Events([])
     result, final = second.resume(session.resume_token, resumed)
-    assert final is None and result["state"] == "recording"
-    assert result["session_id"] == session.session_id and result["received_bytes"] == 3 * len(PCM_1S)
+    assert final is None and wire(result)["state"] == "recording"
+    assert wire(result)["session_id"] == session.session_id
+    assert wire(result)["received_bytes"] == 3 * len(PCM_1S)
     taken = second.session_for(session.resume_token)
     assert taken is not None and taken.options == session.options
     taken.feed(PCM_1S)
@@ -118,7 +121,8 @@ def test_a_recording_live_in_another_process_is_not_taken(tmp_path: Path, worker
     session.stop()
     assert session.wait_done(10)
     result, final = second.resume(session.resume_token, Events([]))
-    assert result["state"] == "done" and final is not None and final["session_id"] == session.session_id
+    assert wire(result)["state"] == "done" and final is not None
+    assert wire(final)["session_id"] == session.session_id
     with pytest.raises(SessionError) as unknown:
         second.resume("never-issued", Events([]))
     assert unknown.value.code == "invalid_resume_token"

@@ -9,13 +9,15 @@ from pathlib import Path
 import pytest
 
 from asr_service.errors import SessionError
+from asr_service.events import LiveEvent
+from asr_service.live_types import SessionLimits, SessionOptions, SessionState
+from asr_service.recording_session import RecordingSession
 from asr_service.results import ResultStore
 from asr_service.scheduler import ModelWorker
 from asr_service.sessions import SessionRegistry
 from asr_service.spool import RecordingStore
-from asr_service.streaming import RecordingSession, SessionLimits, SessionOptions, SessionState
 
-from .fakes import silent_live_models
+from .fakes import silent_live_models, wire
 
 
 @pytest.fixture
@@ -27,7 +29,7 @@ def registry(tmp_path: Path) -> Iterator[SessionRegistry]:
     worker.stop()
 
 
-def _sink(_event: str, _payload: object) -> None:
+def _sink(_event: LiveEvent) -> None:
     return None
 
 
@@ -60,7 +62,8 @@ def test_resume_rebinds_a_parked_session(registry: SessionRegistry) -> None:
     registry.release(session)
     assert session.state is SessionState.PARKED
     result, final = registry.resume(session.resume_token, _sink)
-    assert result["state"] == "recording" and result["session_id"] == session.session_id and final is None
+    assert wire(result)["state"] == "recording" and wire(result)["session_id"] == session.session_id
+    assert final is None
     assert registry.session_for(session.resume_token) is session
     with pytest.raises(SessionError) as info:
         registry.resume("not-a-token", _sink)
@@ -82,7 +85,7 @@ def test_parked_past_the_grace_time_is_finalised_and_expired(registry: SessionRe
     assert session.state is SessionState.PARKED  # still inside the grace time
     registry.sweep(now=time.monotonic() + 11)
     _wait_done(session)
-    assert session.final_result is not None and session.final_result["duration_ms"] == 1000
+    assert session.final_result is not None and session.final_result.to_wire()["duration_ms"] == 1000
     with pytest.raises(SessionError) as info:
         registry.resume(session.resume_token, _sink)
     assert info.value.code == "session_expired" and session.session_id in info.value.message
@@ -96,7 +99,7 @@ def test_finished_result_is_handed_to_a_resuming_client(registry: SessionRegistr
     registry.release(session)
     _wait_done(session)
     result, final = registry.resume(session.resume_token, _sink)
-    assert result["state"] == "done" and final is not None and final["duration_ms"] == 50
+    assert wire(result)["state"] == "done" and final is not None and wire(final)["duration_ms"] == 50
 
 
 def test_shutdown_stops_running_recordings(registry: SessionRegistry) -> None:
