@@ -31,11 +31,6 @@ class AudioIntake:
         self.received = spool.samples
 
     @property
-    def is_open(self) -> bool:
-        """Whether a spool takes the audio."""
-        return self._spool is not None
-
-    @property
     def pending_bytes(self) -> int:
         """Bytes received but not spooled yet: at most one, the odd byte of the last frame."""
         return len(self._carry)
