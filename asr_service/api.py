@@ -164,7 +164,7 @@ def transcribe() -> tuple[Response, int]:
         hotwords=hotwords,
         llm_correct=_flag("llm_correct", False),
     )
-    data = service().transcribe_file(request_, upload_progress(request.form.get("session_id")))
+    data = service().transcribe_file(request_, upload_progress(request.form.get("session_id"))).to_wire()
     return jsonify({"success": True, "data": data, "filename": data["filename"], "mode": data["mode"]}), 200
 
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any
 
 from . import metrics
 from .errors import SessionError
+from .events import EventSink, FinalResult, SessionSnapshot, StoredFinalResult
+from .live_types import SessionOptions, SessionState
+from .recording_session import RecordingSession
 from .registry import SessionRegistry
-from .streaming import EventSink, RecordingSession, SessionOptions, SessionState
 from .takeover import FinishedElsewhere, Takeover
 
 
@@ -25,8 +26,8 @@ class Resumed:
     now bound to the connection (None when the recording finished in another process)."""
 
     session: RecordingSession | None
-    result: dict[str, Any]
-    final: dict[str, Any] | None
+    result: SessionSnapshot
+    final: FinalResult | StoredFinalResult | None
 
 
 class Connections:

@@ -12,7 +12,9 @@ from .connections import Connections
 from .correction import Corrector
 from .file_vad import WindowedVad
 from .handoff import SharedData
+from .live_types import LiveModels, SessionLimits
 from .pipeline import OfflinePipeline
+from .recording_session import RecordingSession
 from .registry import SessionRegistry
 from .roles import Punctuator, SpeechDetector, SpeechRecognizer, StreamingDetector, StreamingRecognizer
 from .scheduler import (
@@ -24,7 +26,6 @@ from .scheduler import (
     ScheduledRecognizer,
     StepBatcher,
 )
-from .streaming import LiveModels, RecordingSession, SessionLimits
 from .takeover import HandoffWriter, Takeover
 
 if TYPE_CHECKING:

@@ -17,11 +17,13 @@ from .audio_units import SAMPLE_RATE
 from .config import SENSEVOICE_LANGUAGES, Settings
 from .connections import Connections
 from .errors import NotReady, SessionError
+from .events import EventSink, LiveEvent
 from .hotwords import HotwordsError, parse_extra_hotwords
+from .live_types import SessionOptions, SessionState
 from .logs import session_scope
 from .ops import progress_room
+from .recording_session import RecordingSession
 from .service import AsrService
-from .streaming import EventSink, RecordingSession, SessionOptions, SessionState
 from .throttle import RateLimiter
 
 log = logging.getLogger(__name__)
@@ -33,21 +35,21 @@ class _GatedSink:
     def __init__(self, inner: EventSink) -> None:
         self._inner = inner
         self._lock = threading.Lock()
-        self._held: list[tuple[str, dict[str, Any]]] | None = []
+        self._held: list[LiveEvent] | None = []
 
-    def __call__(self, event: str, payload: dict[str, Any]) -> None:
+    def __call__(self, event: LiveEvent) -> None:
         with self._lock:
             if self._held is not None:
-                self._held.append((event, payload))
+                self._held.append(event)
                 return
-        self._inner(event, payload)
+        self._inner(event)
 
     def open(self) -> None:
         """Send what was held and pass everything through from now on."""
         with self._lock:
             held, self._held = self._held or [], None
-            for event, payload in held:
-                self._inner(event, payload)
+            for event in held:
+                self._inner(event)
 
 
 def parse_options(raw: object, settings: Settings) -> SessionOptions:
@@ -131,7 +133,7 @@ class _Handlers:
         join_room(progress_room(session.token_sha256), sid=sid)
 
     def _sink(self, sid: str) -> EventSink:
-        return lambda event, payload: self._io.emit(event, payload, to=sid)
+        return lambda event: self._io.emit(event.name, event.to_wire(), to=sid)
 
     def send_error(self, sid: str, code: str, message: str) -> None:
         """The `error` event."""
@@ -203,15 +205,16 @@ class _Handlers:
         resumed = self._connections().resume(sid, token, gate)
         if resumed.session is not None:
             self._join(sid, resumed.session)
-        result, final = resumed.result, resumed.final
-        self._io.emit("resume_result", result, to=sid)
+        snapshot, final = resumed.result.to_wire(), resumed.final
+        self._io.emit("resume_result", snapshot, to=sid)
         if final is not None:
-            self._io.emit("final_result", final, to=sid)
-        elif result["state"] == SessionState.DONE.value:
+            self._io.emit("final_result", final.to_wire(), to=sid)
+        elif snapshot["state"] == SessionState.DONE.value:
             self.send_error(
                 sid,
                 "recording_failed",
-                f"this recording could not be processed; its audio is kept as backup {result['session_id']}",
+                "this recording could not be processed; its audio is kept as backup "
+                f"{snapshot['session_id']}",
             )
         gate.open()
 

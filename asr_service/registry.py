@@ -10,8 +10,10 @@ from collections.abc import Callable
 
 from . import metrics
 from .errors import SessionError
+from .events import EventSink
+from .live_types import SessionOptions, SessionState
+from .recording_session import RecordingSession
 from .results import token_digest
-from .streaming import EventSink, RecordingSession, SessionOptions, SessionState
 
 log = logging.getLogger(__name__)
 

@@ -19,6 +19,7 @@ from .decode_budget import DecodeBudget
 from .decoded_file import DecodedFile, DecodeScratch
 from .engine import Engine, load_engine
 from .errors import EmptyUpload, NotReady, ServiceError
+from .events import FileResult
 from .handoff import SharedData
 from .pipeline import ProgressFn, RecognitionOptions
 from .segments import join_texts
@@ -147,8 +148,8 @@ class AsrService:
             raise NotReady(f"the service is not ready: {self._message}")
         return self._engine
 
-    def transcribe_file(self, request: FileRequest, progress: ProgressFn | None = None) -> dict[str, Any]:
-        """Decode and transcribe an upload into the REST `data` object (Busy past ASR_MAX_UPLOADS)."""
+    def transcribe_file(self, request: FileRequest, progress: ProgressFn | None = None) -> FileResult:
+        """Decode and transcribe an upload (Busy past ASR_MAX_UPLOADS); its wire form is the REST `data`."""
         engine = self.engine()
         if self._draining:
             raise NotReady("the service is shutting down; send the file again (another process will take it)")
@@ -181,23 +182,18 @@ class AsrService:
             len(corrected.corrections),
             [w.code for w in info.warnings] or "none",
         )
-        data: dict[str, Any] = {
-            "text": text,
-            "length": len(text),
-            "model": engine.offline_model_name,
-            "duration_ms": transcript.duration_ms,
-            "filename": request.filename,
-            "mode": "offline",
-            "language": request.options.language,
-            "corrections": corrected.corrections,
-            "llm_status": corrected.llm_status,
-            "warnings": [w.as_dict() for w in info.warnings],
-        }
-        if request.llm_correct:
-            data["llm_windows"] = corrected.llm_windows
-        if request.timestamps:
-            data["timestamps"] = [s.as_dict() for s in corrected.sentences]
-        return data
+        return FileResult(
+            text=text,
+            model=engine.offline_model_name,
+            duration_ms=transcript.duration_ms,
+            filename=request.filename,
+            language=request.options.language,
+            corrections=tuple(corrected.corrections),
+            llm_status=corrected.llm_status,
+            warnings=info.warnings,
+            llm_windows=tuple(corrected.llm_windows) if request.llm_correct else None,
+            timestamps=tuple(corrected.sentences) if request.timestamps else None,
+        )
 
     def _decode(self, stream: IO[bytes], size: int, into: DecodedFile) -> MediaInfo:
         """Decode the upload into `into` within its budget; failures are counted by code."""

@@ -11,13 +11,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import metrics
-from .audio_units import ms_to_samples, samples_to_bytes, samples_to_s
+from .audio_units import ms_to_samples
 from .errors import SessionError
+from .events import SessionSnapshot, StoredFinalResult
 from .handoff import HandoffState, HandoffStore, SharedData
+from .live_types import SessionOptions, SessionState
+from .recording_session import RecordingSession
 from .registry import SessionRegistry
 from .results import token_digest
 from .spool import SpoolBusy
-from .streaming import RecordingSession, SessionOptions, SessionState
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +59,8 @@ class HandoffWriter:
 class FinishedElsewhere:
     """A recording that finished in another process: its resume_result, and its final result if stored."""
 
-    result: dict[str, Any]
-    final: dict[str, Any] | None
+    result: SessionSnapshot
+    final: StoredFinalResult | None
 
 
 class Takeover:
@@ -132,7 +134,7 @@ class Takeover:
             "session %s: taken over from %s (%.1f s of audio to replay)",
             state.session_id,
             state.instance or "another process",
-            session.snapshot()["duration_s"],
+            session.snapshot().to_wire()["duration_s"],
         )
         return session
 
@@ -173,15 +175,12 @@ class Takeover:
 
 def _finished(state: HandoffState, final: dict[str, Any] | None) -> FinishedElsewhere:
     """resume_result (and final_result) of a recording that finished in another process."""
-    samples = ms_to_samples(int(final["duration_ms"])) if final else 0
-    snapshot: dict[str, Any] = {
-        "success": True,
-        "session_id": state.session_id,
-        "state": SessionState.DONE.value,
-        "current_text": str(final.get("paraformer", "")) if final else "",
-        "duration_s": samples_to_s(samples),
-        "received_ms": int(final["duration_ms"]) if final else 0,
-        "received_bytes": samples_to_bytes(samples),
-        "last_seq": 0,  # another process produced the events; their numbers are not kept
-    }
-    return FinishedElsewhere(snapshot, final)
+    snapshot = SessionSnapshot(
+        session_id=state.session_id,
+        state=SessionState.DONE,
+        current_text=str(final.get("paraformer", "")) if final else "",
+        received_samples=ms_to_samples(int(final["duration_ms"])) if final else 0,
+        pending_bytes=0,
+        last_seq=0,  # another process produced the events; their numbers are not kept
+    )
+    return FinishedElsewhere(snapshot, StoredFinalResult(final) if final is not None else None)

@@ -35,8 +35,12 @@ import test_model_dirs  # noqa: E402
 from asr_service.config import Settings  # noqa: E402
 from asr_service.data_stores import open_stores  # noqa: E402
 from asr_service.engine import engine_from_models  # noqa: E402
+from asr_service.events import ErrorEvent, FinalResult, LiveEvent, TranscriptionEvent  # noqa: E402
+from asr_service.first_pass import FirstPass  # noqa: E402
+from asr_service.live_types import SessionOptions  # noqa: E402
 from asr_service.model_loading import load_models  # noqa: E402
-from asr_service.streaming import RecordingSession, SessionOptions, _FirstPass  # noqa: E402
+from asr_service.recording_session import RecordingSession  # noqa: E402
+from asr_service.second_pass import SecondPass  # noqa: E402
 from bench.measure import rss_mb  # noqa: E402
 from bench.speech import RATE, SpeechSource  # noqa: E402
 
@@ -51,16 +55,16 @@ class Progress:
         self.final: dict[str, Any] | None = None
         self.done = threading.Event()
 
-    def __call__(self, event: str, payload: dict[str, Any]) -> None:
+    def __call__(self, event: LiveEvent) -> None:
         self.events += 1
-        if event == "transcription":
-            self.heard_ms = max(self.heard_ms, int(payload["current_time_ms"]))
-            self.event_bytes = len(json.dumps(payload))  # encoded as Socket.IO does, per event
-        elif event == "final_result":
-            self.final = payload
+        if isinstance(event, TranscriptionEvent):
+            self.heard_ms = max(self.heard_ms, event.current_time_ms)
+            self.event_bytes = len(json.dumps(event.to_wire()))  # encoded as Socket.IO does, per event
+        elif isinstance(event, FinalResult):
+            self.final = event.to_wire()
             self.done.set()
-        elif event == "error":
-            print("error event:", payload, flush=True)
+        elif isinstance(event, ErrorEvent):
+            print("error event:", event.to_wire(), flush=True)
 
 
 def _tensor_bytes(value: Any, seen: set[int]) -> int:  # noqa: PLR0911
@@ -86,23 +90,27 @@ def _tensor_bytes(value: Any, seen: set[int]) -> int:  # noqa: PLR0911
 
 def footprint(session: RecordingSession) -> dict[str, int]:
     """Bytes held by each per-session structure that could grow with the recording."""
-    live = session._live
-    first = next((o for o in gc.get_objects() if isinstance(o, _FirstPass) and o._s is session), None)
+    live = session._transcript
+    # the passes belong to the session's thread: found among the live objects by the transcript they share
+    first = next((o for o in gc.get_objects() if isinstance(o, FirstPass) and o._live is live), None)
+    second = first._segments if first is not None else None
+    jobs = list(second._jobs.values()) if isinstance(second, SecondPass) else []
     sizes = {
         "transcript_text": sum(sys.getsizeof(t) for t in (live.raw_text, live.punc_text, live.pending)),
         "segments": len(live.segments),
         "segment_text": sum(sys.getsizeof(s.text) for s in live.segments),
         "second_pass_results": sum(
-            sum(sys.getsizeof(t) for t in s.future.result())
-            for s in live.segments
-            if s.future is not None and s.future.done() and s.future.exception() is None
+            sum(sys.getsizeof(t) for t in j.future.result())
+            for j in jobs
+            if j.future is not None and j.future.done() and j.future.exception() is None
         ),
     }
     if first is not None:
         for name in ("_vad_cache", "_asr_cache", "_punc_cache"):
             sizes[name.strip("_")] = _tensor_bytes(getattr(first, name), set())
         sizes["first_pass_buffer"] = int(first._buffer.nbytes)
-        sizes["early_segments"] = len(first._early)
+    if isinstance(second, SecondPass):
+        sizes["early_segments"] = len(second._early)
     return sizes
 
 

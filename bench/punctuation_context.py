@@ -39,10 +39,12 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import test_model_dirs  # noqa: E402
 
 from asr_service import model_adapters, model_loading  # noqa: E402
+from asr_service.events import FinalResult, LiveEvent, TranscriptionEvent  # noqa: E402
+from asr_service.live_types import LiveModels, SessionLimits, SessionOptions  # noqa: E402
+from asr_service.recording_session import RecordingSession  # noqa: E402
 from asr_service.results import ResultStore  # noqa: E402
 from asr_service.scheduler import ModelWorker, OnWorker, Priority, StepBatcher  # noqa: E402
 from asr_service.spool import RecordingStore  # noqa: E402
-from asr_service.streaming import LiveModels, RecordingSession, SessionLimits, SessionOptions  # noqa: E402
 
 RATE = 16000
 CHARS = "今天我们开会讨论备份演练的安排明天下午三点在会议室继续确认方案和时间表"
@@ -130,10 +132,10 @@ def lag_of_b(punctuator: Any, seconds: float, a_words: int | None) -> dict[str, 
     arrivals: dict[int, float] = {}
     done = threading.Event()
 
-    def sink(event: str, payload: dict[str, Any]) -> None:
-        if event == "transcription" and payload["vad_event"] is None and not payload["is_final"]:
-            arrivals[int(payload["current_time_ms"])] = time.monotonic()
-        elif event == "final_result":
+    def sink(event: LiveEvent) -> None:
+        if isinstance(event, TranscriptionEvent) and event.vad_event is None and not event.is_final:
+            arrivals[event.current_time_ms] = time.monotonic()
+        elif isinstance(event, FinalResult):
             done.set()
 
     stop = threading.Event()

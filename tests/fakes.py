@@ -8,10 +8,11 @@ from typing import Any
 
 import numpy as np
 
+from asr_service.events import LiveEvent
+from asr_service.live_types import LiveModels
 from asr_service.roles import Span
 from asr_service.scheduler import ModelWorker, OnWorker, Priority, StepBatcher
 from asr_service.segments import SAMPLE_RATE
-from asr_service.streaming import LiveModels
 
 
 class FixedDetector:
@@ -76,13 +77,13 @@ def silent_live_models(worker: ModelWorker) -> LiveModels:
 
 
 class EventSink:
-    """A session's event sink: keeps (event, payload) in order; `done` is set by final_result."""
+    """A session's event sink: keeps (event name, wire payload) in order; `done` is set by final_result."""
 
     def __init__(self) -> None:
         self.events: list[tuple[str, Any]] = []
         self.done = threading.Event()
 
-    def __call__(self, event: str, payload: Any) -> None:
-        self.events.append((event, payload))
-        if event == "final_result":
+    def __call__(self, event: LiveEvent) -> None:
+        self.events.append((event.name, event.to_wire()))
+        if event.name == "final_result":
             self.done.set()

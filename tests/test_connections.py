@@ -13,11 +13,12 @@ from asr_service.audio_units import SAMPLE_RATE, ms_to_samples, samples_to_bytes
 from asr_service.connections import Connections
 from asr_service.errors import SessionError
 from asr_service.handoff import HandoffStore, SharedData
+from asr_service.live_types import SessionLimits, SessionOptions, SessionState
+from asr_service.recording_session import RecordingSession
 from asr_service.registry import SessionRegistry
 from asr_service.results import ResultStore
 from asr_service.scheduler import ModelWorker
 from asr_service.spool import RecordingStore
-from asr_service.streaming import RecordingSession, SessionLimits, SessionOptions, SessionState
 from asr_service.takeover import HandoffWriter, Takeover
 
 from .fakes import EventSink, silent_live_models
@@ -117,7 +118,8 @@ def test_resume_moves_the_recording_to_the_new_connection(core: Core) -> None:
     idle = core.connections.connect("b")
     resumed = core.connections.resume("b", session.resume_token, new_sink)
     assert resumed.session is session and resumed.final is None
-    assert resumed.result["state"] == "recording" and resumed.result["received_bytes"] == len(PCM_100MS)
+    snapshot = resumed.result.to_wire()
+    assert snapshot["state"] == "recording" and snapshot["received_bytes"] == len(PCM_100MS)
     assert core.connections.session_of("b") is session and core.connections.session_of("a") is None
     assert core.registry.session_for(idle.resume_token) is None  # b's own idle session is dropped
     session.stop()
@@ -179,8 +181,8 @@ def test_a_finished_recording_resumes_with_its_final_result(core: Core) -> None:
     finished = _finished(core, "a")
     core.connections.disconnect("a")
     resumed = core.connections.resume("b", finished.resume_token, EventSink())
-    assert resumed.session is finished and resumed.result["state"] == "done"
-    assert resumed.final is not None and resumed.final["duration_ms"] == 100
+    assert resumed.session is finished and resumed.result.to_wire()["state"] == "done"
+    assert resumed.final is not None and resumed.final.to_wire()["duration_ms"] == 100
 
 
 def test_takeover_binds_a_recording_of_another_process(tmp_path: Path, worker: ModelWorker) -> None:
@@ -194,7 +196,7 @@ def test_takeover_binds_a_recording_of_another_process(tmp_path: Path, worker: M
     resumed = second.connections.resume("b", session.resume_token, sink)
     taken = resumed.session
     assert taken is not None and taken is not session and taken.session_id == session.session_id
-    assert resumed.result["received_bytes"] == samples_to_bytes(SAMPLE_RATE)
+    assert resumed.result.to_wire()["received_bytes"] == samples_to_bytes(SAMPLE_RATE)
     assert second.connections.session_of("b") is taken
     assert second.registry.session_for(own.resume_token) is None
     second.connections.disconnect("b")
@@ -212,7 +214,7 @@ def test_a_recording_finished_in_another_process_leaves_the_connection_its_sessi
     finished = _finished(first, "a")
     own = second.connections.connect("b")
     resumed = second.connections.resume("b", finished.resume_token, EventSink())
-    assert resumed.session is None and resumed.result["state"] == "done"
-    assert resumed.final is not None and resumed.final["session_id"] == finished.session_id
+    assert resumed.session is None and resumed.result.to_wire()["state"] == "done"
+    assert resumed.final is not None and resumed.final.to_wire()["session_id"] == finished.session_id
     assert second.connections.session_of("b") is own
     assert second.registry.session_for(own.resume_token) is own

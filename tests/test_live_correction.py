@@ -15,17 +15,19 @@ import soundfile as sf
 from asr_service.config import Settings
 from asr_service.correction import Corrector
 from asr_service.errors import SessionError
+from asr_service.live_types import LiveModels, SessionLimits, SessionOptions, SessionState
 from asr_service.realtime import parse_options
+from asr_service.recording_session import RecordingSession
 from asr_service.results import ResultStore
 from asr_service.scheduler import ModelWorker, OnWorker, Priority, StepBatcher
 from asr_service.spool import RecordingStore
-from asr_service.streaming import LiveModels, RecordingSession, SessionLimits, SessionOptions, SessionState
 
 from .conftest import LiveServer, start_server, stop_server
 from .fakes import EventSink
+from .live_fakes import BracketPunc, ClockVad, CountingAsr
+from .live_fakes import pcm as _pcm
 from .llm_server import FakeLlm, Reply, rewrite
 from .socket_client import RecordingClient
-from .test_streaming import BracketPunc, ClockVad, CountingAsr, _pcm
 
 
 class SayingRecognizer:

@@ -16,9 +16,9 @@ from asr_service import metrics
 from asr_service.app import create_app
 from asr_service.config import Settings
 from asr_service.engine import Engine
+from asr_service.live_types import SessionOptions
 from asr_service.logs import JsonFormatter
 from asr_service.service import AsrService
-from asr_service.streaming import SessionOptions
 
 FRAME = 3200
 
@@ -83,7 +83,7 @@ def test_a_live_recording_moves_the_session_metrics(
     before = _samples(client)
     pcm = sf.read(speech_wav, dtype="int16")[0].tobytes()
     session = engine.sessions.create()
-    engine.sessions.begin(session, SessionOptions(), lambda _e, _p: None)
+    engine.sessions.begin(session, SessionOptions(), lambda _e: None)
     assert _value(_samples(client), "asr_sessions_active") >= 1
     for start in range(0, len(pcm), FRAME):
         session.feed(pcm[start : start + FRAME])

@@ -10,11 +10,13 @@ import pytest
 
 from asr_service.connections import Connections
 from asr_service.errors import SessionError
+from asr_service.events import LiveEvent
+from asr_service.live_types import SessionLimits, SessionOptions, SessionState
+from asr_service.recording_session import RecordingSession
 from asr_service.registry import SessionRegistry
 from asr_service.results import ResultStore
 from asr_service.scheduler import ModelWorker
 from asr_service.spool import RecordingStore
-from asr_service.streaming import RecordingSession, SessionLimits, SessionOptions, SessionState
 from asr_service.takeover import Takeover
 
 from .fakes import silent_live_models
@@ -29,7 +31,7 @@ def registry(tmp_path: Path) -> Iterator[SessionRegistry]:
     worker.stop()
 
 
-def _sink(_event: str, _payload: object) -> None:
+def _sink(_event: LiveEvent) -> None:
     return None
 
 
@@ -80,7 +82,7 @@ def test_parked_past_the_grace_time_is_finalised_and_expired(registry: SessionRe
     assert session.state is SessionState.PARKED  # still inside the grace time
     registry.sweep(now=time.monotonic() + 11)
     _wait_done(session)
-    assert session.final_result is not None and session.final_result["duration_ms"] == 1000
+    assert session.final_result is not None and session.final_result.to_wire()["duration_ms"] == 1000
     with pytest.raises(SessionError) as info:
         registry.lookup(session.resume_token)
     assert info.value.code == "session_expired" and session.session_id in info.value.message

@@ -23,8 +23,8 @@ import soundfile as sf
 from asr_service.config import Settings
 from asr_service.data_stores import open_stores
 from asr_service.engine import engine_from_models
+from asr_service.events import EventSink
 from asr_service.model_loading import ModelSet
-from asr_service.streaming import EventSink
 
 from .conftest import ROOT, free_port
 from .socket_client import RecordingClient
@@ -337,14 +337,14 @@ def test_sigterm_hands_the_recording_off_and_it_finishes_after_a_restart(
     settings = Settings.from_env({**cluster.env, "ASR_REDIS_URL": ""})
     engine = engine_from_models(settings, model_set, open_stores(settings))
     events: list[tuple[str, dict[str, Any]]] = []
-    sink: EventSink = lambda event, payload: events.append((event, payload))  # noqa: E731
+    sink: EventSink = lambda event: events.append((event.name, event.to_wire()))  # noqa: E731
     try:
         resumed = engine.connections.resume("restarted-client", started["resume_token"], sink)
         result, final = resumed.result, resumed.final
-        assert result["state"] == "recording" and final is None
+        assert result.to_wire()["state"] == "recording" and final is None
         session = engine.sessions.session_for(started["resume_token"])
         assert session is not None
-        for start in range(result["received_bytes"], len(pcm), FRAME_100MS):
+        for start in range(result.to_wire()["received_bytes"], len(pcm), FRAME_100MS):
             session.feed(pcm[start : start + FRAME_100MS])
         session.stop()
         assert session.wait_done(TIMEOUT)

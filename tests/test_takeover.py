@@ -13,12 +13,14 @@ import pytest
 from asr_service.audio_units import SAMPLE_RATE, samples_to_bytes
 from asr_service.connections import Connections
 from asr_service.errors import SessionError
+from asr_service.events import LiveEvent
 from asr_service.handoff import HandoffStore, SharedData
+from asr_service.live_types import SessionLimits, SessionOptions, SessionState
+from asr_service.recording_session import RecordingSession
 from asr_service.registry import SessionRegistry
 from asr_service.results import ResultStore
 from asr_service.scheduler import ModelWorker
 from asr_service.spool import RecordingStore
-from asr_service.streaming import RecordingSession, SessionLimits, SessionOptions, SessionState
 from asr_service.takeover import HandoffWriter, Takeover, options_from_dict, options_to_dict
 
 from .fakes import silent_live_models
@@ -32,8 +34,8 @@ class Events:
 
     items: list[tuple[str, dict[str, Any]]]
 
-    def __call__(self, event: str, payload: dict[str, Any]) -> None:
-        self.items.append((event, payload))
+    def __call__(self, event: LiveEvent) -> None:
+        self.items.append((event.name, event.to_wire()))
 
     def named(self, name: str) -> list[dict[str, Any]]:
         return [p for e, p in self.items if e == name]
@@ -50,7 +52,7 @@ class Process:
     def resume(self, token: str, sink: Events) -> tuple[dict[str, Any], dict[str, Any] | None]:
         """A client resuming on a new connection of this process: (resume_result, final result)."""
         resumed = self.connections.resume(f"client-{id(sink)}", token, sink)
-        return resumed.result, resumed.final
+        return resumed.result.to_wire(), resumed.final.to_wire() if resumed.final is not None else None
 
 
 def _process(data: Path, worker: ModelWorker, grace_s: float = 60.0) -> Process:

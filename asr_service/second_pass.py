@@ -1,0 +1,185 @@
+"""The live second pass: closed segments to SenseVoice while recording goes on, their sentences to
+correction in order, and the final result built from both passes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from . import metrics
+from .audio_units import ms_to_samples, samples_to_ms
+from .correction import CorrectedText
+from .events import FinalResult, RealtimeSegment
+from .first_pass import LiveSegment, LiveTranscript
+from .live_types import SessionOptions
+from .pipeline import Sentence
+from .roles import Span, SpeechRecognizer
+from .scheduler import OnWorker
+from .segments import join_texts, split_long_spans
+
+
+class SentenceCorrection(Protocol):
+    """One transcript's correction (correction.TextCorrection): sentences in order, then the result."""
+
+    def add(self, sentences: Sequence[Sentence], references: Sequence[str] | None = None) -> None:
+        """Sentences in time order, each with the first-pass text of the same audio."""
+
+    def finish(self) -> CorrectedText:
+        """The corrected transcript."""
+
+
+@dataclass(frozen=True)
+class CorrectionHooks:
+    """A recording's correction, and how the second pass tells the session about it."""
+
+    correction: SentenceCorrection
+    on_recognised: Callable[[], None]  # a segment's second pass finished (called on a model worker)
+    on_llm_wait: Callable[[], None] | None = None  # the final result now waits for the last LLM windows
+
+
+@dataclass
+class _Recognition:
+    """A segment's pieces (each at most max_sentence_ms) and the offline model's texts for them."""
+
+    pieces: list[Span] = field(default_factory=list)
+    future: Future[list[str]] | None = None
+
+
+class SecondPass:
+    """Recognises each segment the VAD closes, at second-pass priority, and hands results on in order."""
+
+    def __init__(
+        self,
+        offline: OnWorker[SpeechRecognizer],
+        read_samples: Callable[[int, int], np.ndarray],
+        options: SessionOptions,
+        max_sentence_ms: int,
+        hooks: CorrectionHooks | None = None,
+    ) -> None:
+        """`read_samples(start, end)` gives recorded audio; without `hooks` there is no correction."""
+        self._offline, self._read, self._options = offline, read_samples, options
+        self._max_sentence_ms, self._hooks = max_sentence_ms, hooks
+        self._jobs: dict[int, _Recognition] = {}  # by segment index
+        # segments found by the stop's VAD read-ahead, second pass queued, by (start_ms, end_ms)
+        self._early: dict[tuple[int, int], _Recognition] = {}
+        self._handed = 0  # segments given to the correction so far, in order
+
+    def queue(self, segment: LiveSegment) -> None:
+        """Recognise a closed segment now (unless the stop's read-ahead did), while recording goes on."""
+        job = self._early.pop((segment.start_ms, segment.end_ms), None)
+        self._jobs[segment.index] = (
+            job if job is not None else self._recognise(segment.start_ms, segment.end_ms)
+        )
+
+    def queue_ahead(self, start_ms: int, end_ms: int) -> None:
+        """Recognise a segment the VAD will close, before the first pass gets to it."""
+        job = self._early.pop((start_ms, end_ms), None)
+        self._early[(start_ms, end_ms)] = job if job is not None else self._recognise(start_ms, end_ms)
+
+    def abandon(self) -> None:
+        """Cancel work not started yet (the recording continues in another process)."""
+        for job in self._jobs.values():
+            if job.future is not None:
+                job.future.cancel()
+
+    def _recognise(self, start_ms: int, end_ms: int) -> _Recognition:
+        if end_ms <= start_ms:
+            return _Recognition()
+        audio = self._read(ms_to_samples(start_ms), ms_to_samples(end_ms))
+        span = Span(start_ms, start_ms + samples_to_ms(len(audio)))
+        pieces = split_long_spans(audio, [span], self._max_sentence_ms, start_ms)
+        clips = [
+            audio[ms_to_samples(p.start_ms - start_ms) : ms_to_samples(p.end_ms - start_ms)] for p in pieces
+        ]
+        language, use_itn = self._options.language, self._options.use_itn
+        queued = time.monotonic()
+        future = self._offline.submit(lambda m: m.recognize(clips, language, use_itn))
+        if self._hooks is not None:
+            on_recognised = self._hooks.on_recognised
+            future.add_done_callback(lambda _f: on_recognised())
+
+        def observe(done: Future[list[str]]) -> None:
+            if not done.cancelled():
+                metrics.observe_stage("second_pass", time.monotonic() - queued)
+
+        future.add_done_callback(observe)
+        return _Recognition(pieces, future)
+
+    def hand_over(self, segments: Sequence[LiveSegment]) -> None:
+        """Give correction every segment whose second pass is done, in order, so LLM windows start early."""
+        if self._hooks is None:
+            return
+        while self._handed < len(segments):
+            segment = segments[self._handed]
+            future = self._job(segment).future
+            if segment.end_ms < 0 or (future is not None and not future.done()):
+                return  # still open, or still being recognised
+            if future is not None and future.exception() is not None:
+                return  # collect() raises it
+            self._hooks.correction.add(*self.sentences(segment))
+            self._handed += 1
+
+    def collect(self, segments: Sequence[LiveSegment]) -> Iterator[float]:
+        """Wait for each segment's second pass in turn, yielding the share done; a failure raises."""
+        for done, segment in enumerate(segments, start=1):
+            future = self._job(segment).future
+            if future is not None:
+                future.result()
+            yield done / len(segments)
+
+    def corrected(self, segments: Sequence[LiveSegment]) -> CorrectedText:
+        """Hotword replacement and, if asked for, the LLM's last windows (the others ran while recording)."""
+        if self._hooks is None:
+            sentences = [s for segment in segments for s in self.sentences(segment)[0]]
+            return CorrectedText(sentences, sentences, [], "disabled", [])
+        self.hand_over(segments)
+        if self._hooks.on_llm_wait is not None:
+            self._hooks.on_llm_wait()
+        return self._hooks.correction.finish()
+
+    def sentences(self, segment: LiveSegment) -> tuple[list[Sentence], list[str]]:
+        """A recognised segment's non-empty sentences, each with the share of first-pass text of its time."""
+        job = self._job(segment)
+        texts = job.future.result() if job.future is not None else []
+        span = max(segment.end_ms - segment.start_ms, 1)
+        first_pass = segment.text
+        sentences: list[Sentence] = []
+        references: list[str] = []
+        for piece, text in zip(job.pieces, texts, strict=True):
+            if text:
+                sentences.append(Sentence(text, piece.start_ms, piece.end_ms))
+                lo = len(first_pass) * (piece.start_ms - segment.start_ms) // span
+                hi = len(first_pass) * (piece.end_ms - segment.start_ms) // span
+                references.append(first_pass[lo:hi] if len(job.pieces) > 1 else first_pass)
+        return sentences, references
+
+    def _job(self, segment: LiveSegment) -> _Recognition:
+        job = self._jobs.get(segment.index)
+        return job if job is not None else _Recognition()  # a segment never closed
+
+
+def final_result(
+    session_id: str, transcript: LiveTranscript, corrected: CorrectedText, duration_ms: int, language: str
+) -> FinalResult:
+    """The finished recording: both passes' transcripts, corrected sentences, the first pass's segments."""
+    return FinalResult(
+        session_id=session_id,
+        paraformer=transcript.punc_text,
+        paraformer_raw=transcript.raw_text,
+        sensevoice=join_texts([s.text for s in corrected.replaced]),
+        llm_merged=join_texts([s.text for s in corrected.sentences]),
+        llm_status=corrected.llm_status,
+        timestamps=tuple(corrected.sentences),
+        corrections=tuple(corrected.corrections),
+        llm_windows=tuple(corrected.llm_windows),
+        realtime_segments=tuple(
+            RealtimeSegment(s.index, s.text, s.start_ms, s.end_ms) for s in transcript.segments
+        ),
+        duration_ms=duration_ms,
+        language=language,
+    )
