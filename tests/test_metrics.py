@@ -72,7 +72,9 @@ def test_an_upload_moves_the_upload_metrics(client: FlaskClient, speech_wav: Pat
         _value(after, "asr_decode_failures_total", code="unsupported_media")
         == _value(before, "asr_decode_failures_total", code="unsupported_media") + 1
     )
-    assert _value(after, "asr_queue_wait_seconds_count", worker="offline", priority="background") > 0
+    assert _value(after, "asr_queue_wait_seconds_count", worker="offline", priority="background") > _value(
+        before, "asr_queue_wait_seconds_count", worker="offline", priority="background"
+    )
 
 
 def test_a_live_recording_moves_the_session_metrics(
@@ -84,7 +86,7 @@ def test_a_live_recording_moves_the_session_metrics(
     pcm = sf.read(speech_wav, dtype="int16")[0].tobytes()
     session = engine.sessions.create()
     engine.sessions.begin(session, SessionOptions(), lambda _e, _p: None)
-    assert _value(_samples(client), "asr_sessions_active") >= 1
+    assert _value(_samples(client), "asr_sessions_active") == _value(before, "asr_sessions_active") + 1
     for start in range(0, len(pcm), FRAME):
         session.feed(pcm[start : start + FRAME])
     session.stop()
@@ -106,7 +108,11 @@ def test_a_live_recording_moves_the_session_metrics(
     assert _value(after, "asr_stage_latency_seconds_count", stage="second_pass") > _value(
         before, "asr_stage_latency_seconds_count", stage="second_pass"
     )
-    assert _value(after, "asr_session_events_total", event="finished") >= 1
+    for event in ("started", "finished"):
+        assert (
+            _value(after, "asr_session_events_total", event=event)
+            == _value(before, "asr_session_events_total", event=event) + 1
+        )
 
 
 def test_no_metric_is_labelled_by_session(client: FlaskClient) -> None:
@@ -114,12 +120,24 @@ def test_no_metric_is_labelled_by_session(client: FlaskClient) -> None:
     assert labels <= {"stage", "worker", "priority", "outcome", "reason", "code", "event", "le"}
 
 
+def _registry_value(name: str, **labels: str) -> float:
+    return metrics.REGISTRY.get_sample_value(name, labels) or 0.0
+
+
 def test_llm_calls_are_counted_for_the_llm_client() -> None:
-    ok_before = metrics.LLM_CALLS.labels(outcome="ok")._value.get()
+    names = ("asr_llm_calls_total", "asr_llm_failures_total", "asr_llm_latency_seconds_count")
+    ok, error, timeout, calls = (
+        _registry_value(names[0], outcome="ok"),
+        _registry_value(names[0], outcome="error"),
+        _registry_value(names[1], reason="timeout"),
+        _registry_value(names[2]),
+    )
     metrics.record_llm_call(0.2)
     metrics.record_llm_call(5.0, failure="timeout")
-    assert metrics.LLM_CALLS.labels(outcome="ok")._value.get() == ok_before + 1
-    assert metrics.LLM_FAILURES.labels(reason="timeout")._value.get() >= 1
+    assert _registry_value(names[0], outcome="ok") == ok + 1
+    assert _registry_value(names[0], outcome="error") == error + 1
+    assert _registry_value(names[1], reason="timeout") == timeout + 1
+    assert _registry_value(names[2]) == calls + 2
 
 
 def test_metrics_can_be_switched_off(service: AsrService, tmp_path: Path) -> None:
