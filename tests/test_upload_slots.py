@@ -11,9 +11,8 @@ from asr_service.upload_slots import UploadSlots
 def test_past_the_limit_the_next_upload_is_busy_without_waiting() -> None:
     slots = UploadSlots(2)
     with slots.hold(), slots.hold():
-        with pytest.raises(Busy, match="2 uploads are already being transcribed") as caught:
-            with slots.hold():
-                pass
+        with pytest.raises(Busy, match="2 uploads are already being transcribed") as caught, slots.hold():
+            pass
         assert caught.value.status == 503
     with slots.hold(), slots.hold():  # both came back
         pass
