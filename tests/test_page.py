@@ -22,7 +22,7 @@ def test_the_page_is_the_packaged_index_and_never_served_stale(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)  # found from the package, wherever the service runs
-    with _app().test_app() as c:
+    with _app().test_client() as c:
         page = c.get("/")
         body = page.get_data()
         page.close()
@@ -38,5 +38,5 @@ def test_the_static_folder_lives_inside_the_package() -> None:
 
 
 def test_only_get_serves_the_page() -> None:
-    with _app().test_app() as c:
+    with _app().test_client() as c:
         assert c.post("/").status_code == 405
