@@ -39,7 +39,9 @@ def test_the_options_allow_those_demuxers_no_protocol_and_no_data_references() -
 def _wav() -> bytes:
     out = io.BytesIO()
     with wave.open(out, "wb") as w:
-        w.setnchannels(1), w.setsampwidth(2), w.setframerate(16000)
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
         w.writeframes(b"\0\0" * 1600)
     return out.getvalue()
 

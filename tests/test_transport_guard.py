@@ -81,7 +81,7 @@ def test_a_stalled_body_times_out_in_the_read_itself() -> None:
     try:
         client.sendall(b"part")
         limits = TransportLimits(2, 2, 10.0, read_timeout_s=0.2, min_body_rate=1.0)
-        body = DeadlineInput(server.makefile("rb", buffering=0), server, limits)
+        body = DeadlineInput(server.makefile("rb"), server, limits)
         assert body.read(4) == b"part"
         with pytest.raises(RequestTimeout):  # nothing more arrives
             body.read(4)
@@ -138,7 +138,7 @@ def test_a_handshake_holds_a_stream_slot_and_a_ticket_while_it_runs() -> None:
 def test_past_the_bounds_socket_requests_get_busy() -> None:
     gate = SocketGate(LIMITS)
     guard = TransportGuard(_App(), gate)
-    gate.enter_stream(), gate.enter_stream()
+    assert gate.enter_stream() and gate.enter_stream()
     status, headers, body = _call(guard, **_socket_get())
     assert status.startswith("503") and headers["Retry-After"] == "2"
     assert json.loads(body) == {
@@ -146,8 +146,10 @@ def test_past_the_bounds_socket_requests_get_busy() -> None:
         "code": "busy",
         "error": "the server has no room for another socket; try again shortly",
     }
-    gate.leave_stream(), gate.leave_stream()
-    gate.opened("a", None), gate.opened("b", None)
+    gate.leave_stream()
+    gate.leave_stream()
+    gate.opened("a", None)
+    gate.opened("b", None)
     status, _, body = _call(guard, **_socket_get())
     assert status.startswith("503") and "still connecting" in json.loads(body)["error"]
     assert gate.counts()["streams"] == 0
