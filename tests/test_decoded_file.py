@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from asr_service.audio_units import SAMPLE_RATE
 from asr_service.decoded_file import DecodeScratch
 
 
@@ -35,7 +36,7 @@ def test_reading_before_finish_sees_everything_written(tmp_path: Path) -> None:
 def test_the_file_never_has_a_name_and_close_frees_it(tmp_path: Path) -> None:
     scratch = DecodeScratch(tmp_path / "uploads")
     decoded = scratch.new()
-    decoded.write(np.zeros(16000, np.float32))
+    decoded.write(np.zeros(SAMPLE_RATE, np.float32))
     assert scratch.directory.is_dir() and list(scratch.directory.iterdir()) == []
     decoded.close()
     with pytest.raises(ValueError):  # closed: nothing left to read

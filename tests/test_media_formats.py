@@ -9,6 +9,7 @@ import wave
 import av
 import pytest
 
+from asr_service.audio_units import SAMPLE_RATE
 from asr_service.media_formats import ALLOWED_DEMUXERS, SUPPORTED_FORMATS, open_options
 
 # the demuxer FFmpeg uses for each advertised format
@@ -41,7 +42,7 @@ def _wav() -> bytes:
     with wave.open(out, "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
-        w.setframerate(16000)
+        w.setframerate(SAMPLE_RATE)
         w.writeframes(b"\0\0" * 1600)
     return out.getvalue()
 
@@ -52,7 +53,7 @@ def test_an_allowed_container_opens_with_the_options() -> None:
 
 
 def test_a_container_outside_the_list_is_refused_though_ffmpeg_could_read_it() -> None:
-    au = b".snd" + struct.pack(">IIIII", 24, 3200, 3, 16000, 1) + b"\0" * 3200  # Sun AU, 16-bit PCM
+    au = b".snd" + struct.pack(">IIIII", 24, 3200, 3, SAMPLE_RATE, 1) + b"\0" * 3200  # Sun AU, 16-bit PCM
     with av.open(io.BytesIO(au), mode="r") as container:  # readable by FFmpeg's defaults
         assert container.format.name == "au"
     with pytest.raises(av.error.FFmpegError):

@@ -12,6 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from asr_service import metrics
 from asr_service.app import create_app
+from asr_service.audio_units import PCM_BYTES_PER_S, ms_to_samples, samples_to_bytes
 from asr_service.config import Settings
 from asr_service.engine import Engine
 from asr_service.service import AsrService
@@ -93,11 +94,12 @@ def test_a_live_recording_moves_the_session_metrics(
     live = _value(after, "asr_audio_seconds_total", stage="live") - _value(
         before, "asr_audio_seconds_total", stage="live"
     )
-    assert live == pytest.approx(len(pcm) / 32000, abs=0.001)
+    assert live == pytest.approx(len(pcm) / PCM_BYTES_PER_S, abs=0.001)
     chunks = _value(after, "asr_stage_latency_seconds_count", stage="first_pass_chunk") - _value(
         before, "asr_stage_latency_seconds_count", stage="first_pass_chunk"
     )
-    assert chunks == len(pcm) // (2 * 9600) + 1  # every 600 ms chunk plus the final flush
+    chunk_bytes = samples_to_bytes(ms_to_samples(600))
+    assert chunks == len(pcm) // chunk_bytes + 1  # every 600 ms chunk plus the final flush
     assert (
         _value(after, "asr_stage_latency_seconds_count", stage="final")
         == _value(before, "asr_stage_latency_seconds_count", stage="final") + 1

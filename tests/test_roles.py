@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
+from asr_service.audio_units import ms_to_samples
 from asr_service.roles import BatchStreamingRecognizer, Span, StreamStep
 
 from .fakes import SilentStream
@@ -33,6 +34,6 @@ def test_only_a_recognizer_with_step_many_counts_as_batching() -> None:
 
 def test_a_stream_step_carries_that_streams_own_cache() -> None:
     cache: dict[str, object] = {}
-    step = StreamStep(np.zeros(9600, np.float32), cache, is_final=True)
+    step = StreamStep(np.zeros(ms_to_samples(600), np.float32), cache, is_final=True)
     step.cache["n"] = 1
     assert cache == {"n": 1} and step.is_final
