@@ -139,6 +139,18 @@ class OnWorker(Generic[M]):
         return self._worker.submit(lambda: fn(self._model), self._priority)
 
 
+class Clock:
+    """Monotonic time and timed waits on a condition; a test injects its own to make time explicit."""
+
+    def now(self) -> float:
+        """Seconds on a monotonic clock."""
+        return time.monotonic()
+
+    def wait(self, condition: threading.Condition, timeout: float) -> bool:
+        """condition.wait(timeout); the caller holds the condition's lock."""
+        return condition.wait(timeout)
+
+
 class StepBatcher:
     """The streaming model on its worker; steps of streams that are due together run as one call.
 
@@ -157,6 +169,7 @@ class StepBatcher:
         max_streams: int = 16,
         gather_s: float = 0.0,
         recent_s: float = 2.0,
+        clock: Clock | None = None,
     ) -> None:
         self._model, self._worker, self._priority = model, worker, priority
         self._max, self._gather_s, self._recent_s = max_streams, gather_s, recent_s
@@ -165,6 +178,7 @@ class StepBatcher:
         self._last_step: dict[int, float] = {}  # id of a stream's cache -> when it last stepped
         self._last_call_s = 0.0
         self._ready = threading.Condition()
+        self._clock = clock or Clock()
 
     def step(self, chunk: np.ndarray, cache: dict[str, object], is_final: bool) -> str:
         """StreamingRecognizer.step for one stream, run on the worker (maybe beside other streams)."""
@@ -178,31 +192,31 @@ class StepBatcher:
                 self._worker.submit(self._run_pending, self._priority)  # raises once stopped
                 self._scheduled = True
             self._pending.append((StreamStep(chunk, cache, is_final), future))
-            self._last_step[id(cache)] = time.monotonic()
+            self._last_step[id(cache)] = self._clock.now()
             self._ready.notify_all()
         return future
 
     def _active_streams(self) -> int:
         """Streams that stepped within recent_s (call with the lock held)."""
-        now = time.monotonic()
+        now = self._clock.now()
         self._last_step = {k: t for k, t in self._last_step.items() if now - t < self._recent_s}
         return len(self._last_step)
 
     def _run_pending(self) -> None:
-        deadline = time.monotonic() + min(self._gather_s, self._last_call_s)
+        deadline = self._clock.now() + min(self._gather_s, self._last_call_s)
         with self._ready:
             while len(self._pending) < min(self._active_streams(), self._max):
-                left = deadline - time.monotonic()
+                left = deadline - self._clock.now()
                 if left <= 0:
                     break
-                self._ready.wait(left)
+                self._clock.wait(self._ready, left)
             batch, self._pending = self._pending[: self._max], self._pending[self._max :]
             if self._pending:
                 self._worker.submit(self._run_pending, self._priority)
             else:
                 self._scheduled = False
         metrics.observe_stream_batch(len(batch))
-        started = time.monotonic()
+        started = self._clock.now()
         try:
             texts = self._texts([step for step, _ in batch])
         except Exception as exc:
@@ -212,7 +226,7 @@ class StepBatcher:
                 future.set_exception(exc)
             return
         finally:
-            self._last_call_s = time.monotonic() - started
+            self._last_call_s = self._clock.now() - started
         for (_, future), text in zip(batch, texts, strict=True):
             future.set_result(text)
 

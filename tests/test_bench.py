@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 from typing import Any
 
+import numpy as np
 import pytest
 
 from bench.clients import _out_of_order
@@ -35,16 +37,50 @@ def test_after_a_resume_only_a_forward_jump_is_expected() -> None:
 def test_percentiles_of_nothing_are_nan() -> None:
     assert all(math.isnan(v) for v in percentiles([], 50, 95))
     assert percentiles([1.0, 2.0, 3.0], 50) == [2.0]
+    assert percentiles([4.0, 1.0, 3.0, 2.0], 50, 100, 0) == [2.5, 4.0, 1.0]  # interpolated, any order
+    assert percentiles([1.0, 2.0], 33) == [1.3]  # rounded to 0.1
 
 
-def test_this_process_uses_cpu_and_memory() -> None:
-    import os
+def _own_cpu_s() -> float:
+    times = os.times()
+    return times.user + times.system
 
-    meter = CpuMeter(os.getpid()).start()
-    sum(i * i for i in range(300_000))
+
+def test_cpu_seconds_read_this_process_like_the_kernel_tells_it() -> None:
+    tick = 1 / os.sysconf("SC_CLK_TCK")
+    before = _own_cpu_s()
+    while _own_cpu_s() - before < 0.2:  # burn CPU until the kernel has counted it
+        pass
+    low = _own_cpu_s()
+    measured = cpu_seconds(os.getpid())
+    high = _own_cpu_s()
+    assert low - 2 * tick <= measured <= high + 2 * tick
+
+
+def test_the_meter_counts_the_cpu_of_its_span_only() -> None:
+    tick = 1 / os.sysconf("SC_CLK_TCK")
+    meter = CpuMeter(os.getpid())
+    outside = _own_cpu_s()
+    while _own_cpu_s() - outside < 0.2:  # spent before start: not counted
+        pass
+    low = _own_cpu_s()
+    meter.start()
+    while _own_cpu_s() - low < 0.2:
+        pass
     meter.stop()
-    assert meter.cpu_s > 0 and cpu_seconds(os.getpid()) >= meter.cpu_s
-    assert rss_mb(os.getpid()) > 10
+    high = _own_cpu_s()
+    assert 0.2 - 4 * tick <= meter.cpu_s <= high - low + 4 * tick
+    assert meter.wall_s > 0
+
+
+def test_rss_follows_memory_this_process_touches() -> None:
+    before = rss_mb(os.getpid())
+    block = np.ones(256 << 20, np.uint8)  # 256 MiB, every page written
+    grown = rss_mb(os.getpid())
+    del block  # a block this large is its own mapping: freeing it returns the pages
+    after = rss_mb(os.getpid())
+    assert before > 0 and 250 <= grown - before <= 262  # MiB, as the rest of the bench reports
+    assert grown - after >= 250  # resident now, not the peak
 
 
 GOOD: dict[str, Any] = {
@@ -72,6 +108,9 @@ def test_a_report_within_every_target_passes_them_all() -> None:
     verdicts = evaluate(GOOD)
     assert len(verdicts) == 10
     assert [v["name"] for v in verdicts if not v["pass"]] == []
+    by_name = {v["name"]: v for v in verdicts}
+    assert by_name["service CPU per audio second, 1 stream (× direct)"]["measured"] == 1.04
+    assert by_name["realtime capacity (streams, × N_ref)"]["measured"] == "3 = 0.75 × N_ref 4.0"
 
 
 @pytest.mark.parametrize(
@@ -85,9 +124,17 @@ def test_a_report_within_every_target_passes_them_all() -> None:
         (("service", "uploads", "rtf"), 0.111, "REST"),
         (("service", "uploads", "throughput_two"), 8.5, "2 concurrent"),
         (("service", "soak", "rss_growth"), 0.06, "soak"),
+        (("service", "capacity", "at_capacity", "final_after_stop_ms_max"), 1901.0, "at capacity"),
+        (("service", "capacity", "at_capacity"), None, "at capacity"),
+        (("transport", "passes"), False, "transport"),
+        (("service", "uploads", "errors"), ["timeout"], "REST"),
+        (("service", "live_during_upload", "live", "passes"), False, "long upload"),
+        (("service", "soak", "errors"), ["disconnect"], "soak"),
+        (("service", "soak", "disconnects"), 1, "soak"),
+        (("service", "soak", "lost_ms"), 100, "soak"),
     ],
 )
-def test_each_target_misses_just_past_its_bound(path: tuple[str, ...], value: float, missed: str) -> None:
+def test_each_target_misses_just_past_its_bound(path: tuple[str, ...], value: object, missed: str) -> None:
     report = copy.deepcopy(GOOD)
     node = report
     for key in path[:-1]:

@@ -154,18 +154,6 @@ def test_a_long_upload_is_read_in_bounded_windows() -> None:
     assert source.longest <= 60 * SAMPLE_RATE  # one VAD chunk; never the whole recording
 
 
-def test_windowed_vad_equals_the_array_vad_on_the_real_model(model_set: ModelSet, speech_wav: Path) -> None:
-    from asr_service.file_vad import ArraySource, WindowedVad
-    from asr_service.model_adapters import FunasrVad
-
-    audio, _ = sf.read(speech_wav, dtype="float32")
-    vad = model_set.loaded["vad"].model
-    for chunk_ms in (60_000, 5_000):  # one chunk, and several with speech across their edges
-        expected = FunasrVad(vad, chunk_ms=chunk_ms).detect(audio)
-        assert len(expected) >= 2
-        assert WindowedVad(vad, chunk_ms=chunk_ms).detect_source(ArraySource(audio)) == expected
-
-
 def test_engine_gives_the_same_result_from_the_decoded_file(
     engine: Any, speech_wav: Path, tmp_path: Path
 ) -> None:

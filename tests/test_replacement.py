@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from asr_service.hotwords import Vocabulary
-from asr_service.pinyin_match import FUZZY_SCORE, similarity, syllable_similarity, syllables
 from asr_service.replacement import HotwordReplacer
 
 VOCABULARY = Vocabulary({"星御": 20, "DAC": 10, "SLA": 10, "备份演练": 10}, {"行驶": "星御"})
@@ -14,16 +13,6 @@ VOCABULARY = Vocabulary({"星御": 20, "DAC": 10, "SLA": 10, "备份演练": 10}
 @pytest.fixture(scope="module")
 def replacer() -> HotwordReplacer:
     return HotwordReplacer(threshold=0.85, min_chars=2)
-
-
-def test_syllables_and_similarity() -> None:
-    assert syllables("星御") == ("xing", "yu") == syllables("星宇")
-    assert syllables("银行") == ("yin", "hang")  # read in context, not character by character
-    assert syllable_similarity("xing", "xin") == FUZZY_SCORE
-    assert syllable_similarity("shi", "si") == FUZZY_SCORE
-    assert syllable_similarity("lian", "nian") == FUZZY_SCORE
-    assert syllable_similarity("shi", "yu") == 0.0
-    assert similarity(("xing", "yu"), ("xing",)) == 0.0
 
 
 @pytest.mark.parametrize(

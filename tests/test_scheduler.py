@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Sequence
 
 import numpy as np
 import pytest
 
 from asr_service.roles import StreamStep
-from asr_service.scheduler import Lanes, ModelWorker, OnWorker, Priority, StepBatcher
+from asr_service.scheduler import Clock, Lanes, ModelWorker, OnWorker, Priority, StepBatcher
 
 
 def test_jobs_run_by_priority_then_arrival() -> None:
@@ -125,9 +124,8 @@ def _step_all(batcher: StepBatcher, worker: ModelWorker, names: list[str]) -> di
     threads = [threading.Thread(target=run, args=(name,)) for name in names]
     for thread in threads:
         thread.start()
-    deadline = time.monotonic() + 10
-    while len(batcher._pending) < len(names) and time.monotonic() < deadline:
-        time.sleep(0.001)
+    with batcher._ready:  # notified on every step queued
+        assert batcher._ready.wait_for(lambda: len(batcher._pending) == len(names), timeout=10)
     gate.set()
     blocker.result(timeout=10)
     for thread in threads:
@@ -164,19 +162,44 @@ def test_a_failed_batched_call_fails_its_streams_and_the_batcher_goes_on() -> No
         batcher.step(np.zeros(4, np.float32), {"name": "d"}, False)
 
 
-class _Slow(_Batching):
-    """Each call takes `seconds`, like a real model on CPU."""
+class _FakeClock(Clock):
+    """Time moves only when a model call or the test moves it; every gathering wait is counted.
 
-    def __init__(self, seconds: float) -> None:
+    A wait ends when the batcher is notified (another stream brings its step); one that nobody ends
+    within a generous real timeout lets the waited-for span pass, so a wrong wait fails an assertion
+    instead of hanging the test.
+    """
+
+    def __init__(self) -> None:
+        self.t = 0.0
+        self.waits = 0
+        self.waiting = threading.Event()
+
+    def now(self) -> float:
+        return self.t
+
+    def wait(self, condition: threading.Condition, timeout: float) -> bool:
+        self.waits += 1
+        self.waiting.set()  # set with the batcher's lock held: a step submitted now finds it waiting
+        if condition.wait(10):
+            return True
+        self.t += timeout
+        return False
+
+
+class _Timed(_Batching):
+    """Each call takes `seconds` of the fake clock, like a real model on CPU."""
+
+    def __init__(self, clock: _FakeClock, seconds: float) -> None:
         super().__init__()
-        self.seconds = seconds
+        self.clock, self.seconds = clock, seconds
 
     def step(self, chunk: np.ndarray, cache: dict[str, object], is_final: bool) -> str:
-        time.sleep(self.seconds)
+        self.clock.t += self.seconds
         return super().step(chunk, cache, is_final)
 
     def step_many(self, steps: Sequence[StreamStep]) -> list[str]:
-        time.sleep(self.seconds)
+        self.clock.t += self.seconds
         return super().step_many(steps)
 
 
@@ -186,38 +209,41 @@ def _step(batcher: StepBatcher, name: str, caches: dict[str, dict[str, object]])
 
 def test_a_call_waits_briefly_for_the_other_active_streams() -> None:
     worker = ModelWorker("gather")
-    model = _Slow(1.5)
-    batcher = StepBatcher(model, worker, Priority.REALTIME, gather_s=5.0, recent_s=2.5)
+    clock = _FakeClock()
+    model = _Timed(clock, 1.5)
+    batcher = StepBatcher(model, worker, Priority.REALTIME, gather_s=5.0, recent_s=2.5, clock=clock)
     caches: dict[str, dict[str, object]] = {}
     texts: list[str] = []
     try:
         _step(batcher, "b", caches)  # "b" is active, and a call took 1.5 s
+        assert clock.waits == 0  # a lone stream never waits
         model.calls.clear()
         first = threading.Thread(target=lambda: texts.append(_step(batcher, "a", caches)))
         first.start()
-        time.sleep(0.2)
-        assert not texts  # "a" is waiting for "b"
+        assert clock.waiting.wait(10)  # "a" is held for "b" ...
+        assert not texts  # ... and not served meanwhile
         texts.append(_step(batcher, "b", caches))
         first.join(timeout=10)
         assert model.calls == [["a", "b"]]
         assert sorted(texts) == ["a:1", "b:2"]
-        time.sleep(2.6)  # neither has stepped lately (parked, or finished): nobody to wait for
-        started = time.monotonic()
+        assert clock.waits == 1
+        clock.t += 2.6  # neither has stepped lately (parked, or finished): nobody to wait for
         assert _step(batcher, "c", caches) == "c:1"
-        assert time.monotonic() - started < 2.5  # the 1.5 s call itself, no 1.5 s wait on top
+        assert clock.waits == 1  # the call itself, no wait on top
     finally:
         worker.stop()
 
 
 def test_no_waiting_for_company_when_calls_are_cheap() -> None:
     worker = ModelWorker("cheap")
+    clock = _FakeClock()
     model = _Batching()  # calls take no time: waiting would only add latency
-    batcher = StepBatcher(model, worker, Priority.REALTIME, gather_s=5.0)
+    batcher = StepBatcher(model, worker, Priority.REALTIME, gather_s=5.0, clock=clock)
     caches: dict[str, dict[str, object]] = {}
     try:
         _step(batcher, "b", caches)
-        started = time.monotonic()
         assert _step(batcher, "a", caches) == "a:1"  # "b" is active but not waited for
-        assert time.monotonic() - started < 2.5
+        assert clock.waits == 0
+        assert model.calls == [["b"], ["a"]]
     finally:
         worker.stop()

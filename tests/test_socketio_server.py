@@ -1,18 +1,29 @@
 """Socket.IO in-process against hostile packets: reserved and malformed events, attachment bombs,
-bad options, resume floods. Each gets an `error` event and leaves nothing behind."""
+bad options, resume floods. Each gets an `error` event and leaves nothing behind. Then the module's
+parts on their own: packet decoding bounds, heartbeats on the one Pinger, closing without waiting."""
 
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
+from engineio.socket import Socket as EioSocket
 
 from asr_service.app import create_app
 from asr_service.config import Settings
 from asr_service.service import AsrService
-from asr_service.socketio_server import MAX_ATTACHMENTS, MAX_BAD_PACKETS
+from asr_service.socketio_server import (
+    MAX_ATTACHMENTS,
+    MAX_BAD_PACKETS,
+    BadPacket,
+    BoundedEngineIO,
+    BoundedPacket,
+    close_all_sockets,
+    close_socket,
+)
 
 
 @pytest.fixture
@@ -126,3 +137,56 @@ def test_resume_attempts_are_throttled_per_connection(service: AsrService, tmp_p
     for _ in range(6):
         client.emit("resume_recording", {"resume_token": "guess"})
     assert _codes(client) == ["invalid_resume_token"] * 3 + ["too_many_requests"] * 3
+
+
+# ---- the parts on their own ---------------------------------------------------------------
+
+
+def test_a_packet_may_announce_up_to_max_attachments() -> None:
+    placeholder = '{"_placeholder":true,"num":0}'
+    assert BoundedPacket().decode(f'5{MAX_ATTACHMENTS}-["audio_data",{placeholder}]') == MAX_ATTACHMENTS
+    with pytest.raises(BadPacket) as caught:
+        BoundedPacket().decode(f'5{MAX_ATTACHMENTS + 1}-["audio_data",{placeholder}]')
+    assert caught.value.code == "too_many_attachments"
+
+
+@pytest.mark.parametrize("encoded", ['2["x",', "2{not json}", '5x-["a"]'])
+def test_an_undecodable_packet_is_a_bad_packet(encoded: str) -> None:
+    with pytest.raises(BadPacket) as caught:
+        BoundedPacket().decode(encoded)
+    assert caught.value.code == "bad_packet" and "malformed Socket.IO packet" in caught.value.message
+
+
+def test_engineio_ping_threads_become_entries_on_the_one_pinger() -> None:
+    server = BoundedEngineIO(async_mode="threading", ping_interval=3600)
+    sock = EioSocket(server, "abc")
+    assert server.start_background_task(sock._send_ping) is None
+    assert server._pinger.pending() == 1
+    ran = threading.Event()
+    server.start_background_task(ran.set)  # any other task still gets its thread
+    assert ran.wait(10) and server._pinger.pending() == 1
+
+
+class _FakeEioSocket:
+    def __init__(self, fail: bool = False) -> None:
+        self.closes: list[dict[str, Any]] = []
+        self.fail = fail
+
+    def close(self, **kwargs: Any) -> None:
+        self.closes.append(kwargs)
+        if self.fail:
+            raise OSError("already gone")
+
+
+def test_close_socket_closes_without_waiting_and_forgets_the_socket() -> None:
+    server = BoundedEngineIO(async_mode="threading")
+    kept, closed, failing = _FakeEioSocket(), _FakeEioSocket(), _FakeEioSocket(fail=True)
+    server.sockets.update({"kept": kept, "closed": closed, "failing": failing})
+    close_socket(server, "closed")
+    close_socket(server, "never-existed")
+    with pytest.raises(OSError):
+        close_socket(server, "failing")
+    assert set(server.sockets) == {"kept"}  # a failed close forgets the socket too
+    assert closed.closes == [{"wait": False, "reason": server.reason.SERVER_DISCONNECT}] and not kept.closes
+    close_all_sockets(server)
+    assert server.sockets == {} and kept.closes[0]["wait"] is False
