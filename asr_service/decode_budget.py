@@ -5,10 +5,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from .audio_units import SAMPLE_RATE
+from .audio_units import PCM_BYTES_PER_S, SAMPLE_RATE
 from .errors import AudioTooLong, DecodeLimit, UnsupportedMedia
 
-PCM16_BYTES_PER_S = 2 * SAMPLE_RATE
 MIN_SOURCE_RATE = 4000  # below telephone quality nothing is speech; 1 Hz headers are bombs
 MAX_SOURCE_CHANNELS = 64
 
@@ -26,7 +25,7 @@ class DecodeBudget:
     @property
     def max_samples(self) -> int:
         """The most 16 kHz samples this upload may decode to."""
-        by_ratio = self.input_bytes * self.max_ratio / PCM16_BYTES_PER_S
+        by_ratio = self.input_bytes * self.max_ratio / PCM_BYTES_PER_S
         return int(min(self.max_audio_s, by_ratio) * SAMPLE_RATE)
 
     def check_stream(self, container: str, rate: int, channels: int) -> None:
@@ -45,7 +44,7 @@ class DecodeBudget:
     def check_progress(self, samples: int) -> None:
         """Stop decoding once the output or the CPU time passes its bound."""
         if samples > self.max_samples:
-            if self.max_audio_s * PCM16_BYTES_PER_S <= self.input_bytes * self.max_ratio:
+            if self.max_audio_s * PCM_BYTES_PER_S <= self.input_bytes * self.max_ratio:
                 raise AudioTooLong(f"audio is longer than the limit of {self.max_audio_s:g} s")
             raise DecodeLimit(
                 f"the upload decodes to more than {samples / SAMPLE_RATE:.0f} s of audio from "

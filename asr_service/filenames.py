@@ -20,7 +20,7 @@ def display_name(raw: str, limit: int = MAX_NAME_CHARS) -> str:
     kept = "".join(
         ch for ch in base if unicodedata.category(ch) not in _DROPPED_CATEGORIES and ch not in _DROPPED_CHARS
     )
-    name = " ".join(kept.split())  # tabs, runs of spaces and odd blanks become one space
+    name = " ".join(kept.split())  # runs of blanks become one space (tabs are control characters: gone)
     if name.strip(".") == "":
         return FALLBACK_NAME
     if len(name) <= limit:

@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 
 import requests
 
+from . import metrics
+
 log = logging.getLogger(__name__)
 
 _CONNECT_TIMEOUT_S = 5.0
@@ -85,11 +87,13 @@ class ChatClient:
     ) -> None:
         self.url, self.model = chat_completions_url(url), model
         self._api_key, self._timeout_s, self.breaker = api_key, timeout_s, breaker
-        self._where = urlsplit(self.url).netloc  # for logs: no path, query or credentials
+        # for logs and errors: host and port only, never the path, query or user:password
+        self._where = urlsplit(self.url).netloc.rpartition("@")[2]
 
     def complete(self, messages: list[dict[str, str]], timeout_s: float | None = None) -> str:
         """The answer text, or LlmError: circuit_open, timeout, unreachable, http_error or bad_response."""
         if not self.breaker.allow():
+            metrics.record_llm_call(0.0, "circuit_open")  # alerts on failures see an open breaker too
             raise LlmError(
                 "circuit_open", "the LLM failed repeatedly; not calling it until the cooldown ends"
             )
@@ -98,6 +102,7 @@ class ChatClient:
         try:
             answer = self._post(messages, max(timeout, 0.05))
         except LlmError as exc:
+            metrics.record_llm_call(time.monotonic() - started, exc.reason)
             if exc.reason != "bad_response":
                 self.breaker.failure()
             log.warning(
@@ -110,6 +115,7 @@ class ChatClient:
             )
             raise
         self.breaker.success()
+        metrics.record_llm_call(time.monotonic() - started)
         log.info("LLM call to %s (model %s) took %.1f s", self._where, self.model, time.monotonic() - started)
         return answer
 

@@ -14,7 +14,7 @@ def checked_id(value: str) -> str:
 
     Ids name files, so this also keeps every lookup inside its folder.
     """
-    if not _ID_PATTERN.match(value):
+    if not _ID_PATTERN.fullmatch(value):
         raise KeyError(value)
     return value
 

@@ -6,15 +6,15 @@ import time
 
 import pytest
 
-from asr_service.audio_units import SAMPLE_RATE
-from asr_service.decode_budget import MAX_SOURCE_CHANNELS, MIN_SOURCE_RATE, PCM16_BYTES_PER_S, DecodeBudget
+from asr_service.audio_units import PCM_BYTES_PER_S, SAMPLE_RATE
+from asr_service.decode_budget import MAX_SOURCE_CHANNELS, MIN_SOURCE_RATE, DecodeBudget
 from asr_service.errors import AudioTooLong, DecodeLimit, UnsupportedMedia
 
 
 def test_the_tighter_of_length_and_ratio_bounds_the_samples() -> None:
     by_length = DecodeBudget(max_audio_s=10, input_bytes=10**9, max_ratio=1000, max_cpu_s=60)
     assert by_length.max_samples == 10 * SAMPLE_RATE
-    by_ratio = DecodeBudget(max_audio_s=3600, input_bytes=PCM16_BYTES_PER_S, max_ratio=2, max_cpu_s=60)
+    by_ratio = DecodeBudget(max_audio_s=3600, input_bytes=PCM_BYTES_PER_S, max_ratio=2, max_cpu_s=60)
     assert by_ratio.max_samples == 2 * SAMPLE_RATE  # one second of PCM16 may decode to two seconds
 
 

@@ -19,7 +19,6 @@ def test_only_32_lowercase_hex_digits_are_ids() -> None:
             checked_id(bad)
 
 
-@pytest.mark.xfail(strict=True, reason="known bug: `$` also matches before a final newline (reported)")
 def test_a_trailing_newline_is_not_an_id() -> None:
     with pytest.raises(KeyError):
         checked_id(ID + "\n")
