@@ -1,4 +1,4 @@
-"""What the core needs from each model role; models.py implements these with FunASR."""
+"""What the core needs from each model role; model_adapters.py implements these with FunASR."""
 
 from __future__ import annotations
 
