@@ -76,29 +76,24 @@ class Engine:
 
 
 class SessionMaker:
-    """Makes the registry's live sessions; each reports its end to `on_done` (the registry's `finished`)."""
+    """Makes live sessions on the engine's models and stores (the registry's SessionFactory)."""
 
     def __init__(
         self, live: LiveModels, stores: SharedData, limits: SessionLimits, corrector: Corrector | None
     ) -> None:
         self._live, self._stores, self._limits, self._corrector = live, stores, limits, corrector
-        self.on_done: Callable[[RecordingSession], None] = _ignore_done
 
-    def __call__(self, **identity: str) -> RecordingSession:
-        """A session, new or (with its id and token) taken over; see SessionRegistry."""
+    def __call__(self, on_done: Callable[[RecordingSession], None], **identity: str) -> RecordingSession:
+        """A session, new or (with its id and token) taken over; it reports its end to `on_done`."""
         return RecordingSession(
             self._live,
             self._stores.recordings,
             self._stores.results,
             self._limits,
-            on_done=self.on_done,
+            on_done=on_done,
             corrector=self._corrector,
             **identity,
         )
-
-
-def _ignore_done(_session: RecordingSession) -> None:
-    """No registry yet: nobody to tell."""
 
 
 def build_engine(
@@ -145,8 +140,7 @@ def build_engine(
         grace_s=settings.resume_grace_s,
         publish=HandoffWriter(stores.handoff),
     )
-    make_session.on_done = registry.finished
-    takeover = Takeover(registry, make_session, stores)
+    takeover = Takeover(registry, stores)
     connections = Connections(registry, takeover)
     return Engine(
         pipeline, registry, takeover, connections, offline_model_name, device, models, list(workers.values())

@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from . import metrics
 from .errors import SessionError
@@ -27,18 +28,26 @@ SHUTDOWN_MESSAGE = (
 Publish = Callable[[RecordingSession, str], None]
 
 
+class SessionFactory(Protocol):
+    """Makes a live session that reports its end to `on_done`; `identity` (session_id with
+    resume_token or token_sha256) when it continues a recording another process began."""
+
+    def __call__(self, on_done: Callable[[RecordingSession], None], **identity: str) -> RecordingSession: ...
+
+
 class SessionRegistry:
     """Finds sessions by resume token and enforces ASR_MAX_SESSIONS and ASR_RESUME_GRACE_S."""
 
     def __init__(
         self,
-        factory: Callable[[], RecordingSession],
+        factory: SessionFactory,
         max_active: int,
         grace_s: float,
         publish: Publish | None = None,
     ) -> None:
-        """`factory()` makes a session; `publish` (when ASR_DATA_DIR is shared by several
-        processes) is told each change of state that another process may need to resume it."""
+        """`factory` makes sessions, each reporting its end to `finished`; `publish` (when
+        ASR_DATA_DIR is shared by several processes) is told each change of state that another
+        process may need to resume it."""
         self._factory = factory
         self._max_active = max_active
         self.grace_s = grace_s
@@ -52,10 +61,14 @@ class SessionRegistry:
         self._expired: dict[str, tuple[str, float]] = {}  # token digest -> (session id, when)
         self._closed = False
 
+    def new_session(self, **identity: str) -> RecordingSession:
+        """A session of this registry, not yet held by it (create and the takeover hold it)."""
+        return self._factory(on_done=self.finished, **identity)
+
     def create(self) -> RecordingSession:
         """A new idle session for a connection."""
         self.check_open()
-        session = self._factory()
+        session = self.new_session()
         with self._lock:
             self._by_token[session.token_sha256] = session
         return session

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,13 +68,11 @@ class Takeover:
     def __init__(
         self,
         registry: SessionRegistry,
-        factory: Callable[..., RecordingSession],
         shared: SharedData | None,
     ) -> None:
-        """`factory(**identity)` makes a session with a given id and token; without `shared`
-        (ASR_DATA_DIR not shared) nothing is ever taken over."""
+        """Sessions taken over join `registry`; without `shared` (ASR_DATA_DIR not shared)
+        nothing is ever taken over."""
         self._registry = registry
-        self._factory = factory
         self._shared = shared
 
     def resume(self, token: str) -> RecordingSession | FinishedElsewhere:
@@ -110,7 +107,7 @@ class Takeover:
             identity["resume_token"] = resume_token
         else:
             identity["token_sha256"] = state.digest
-        session = self._factory(**identity)
+        session = self._registry.new_session(**identity)
         try:
             session.adopt(options_from_dict(state.options))
         except SpoolBusy:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -47,12 +46,13 @@ def _core(data: Path, worker: ModelWorker, max_active: int = 4) -> Core:
     recordings, results = RecordingStore(data / "recordings", 60), ResultStore(data / "results", 60)
     shared = SharedData(HandoffStore(data / "sessions", 60), recordings, results)
 
-    def factory(**identity: Any) -> RecordingSession:
-        limits = SessionLimits()
-        return RecordingSession(models, recordings, results, limits, on_done=registry.finished, **identity)
+    def factory(on_done: Callable[[RecordingSession], None], **identity: str) -> RecordingSession:
+        return RecordingSession(
+            models, recordings, results, SessionLimits(), on_done=on_done, corrector=None, **identity
+        )
 
     registry = SessionRegistry(factory, max_active, 60.0, publish=HandoffWriter(shared.handoff))
-    return Core(registry, Connections(registry, Takeover(registry, factory, shared)))
+    return Core(registry, Connections(registry, Takeover(registry, shared)))
 
 
 @pytest.fixture

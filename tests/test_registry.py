@@ -27,7 +27,13 @@ def registry(tmp_path: Path) -> Iterator[SessionRegistry]:
     worker = ModelWorker("all")
     models = silent_live_models(worker)
     recordings, results = RecordingStore(tmp_path / "rec", 60), ResultStore(tmp_path / "res", 60)
-    yield SessionRegistry(lambda: RecordingSession(models, recordings, results, SessionLimits()), 2, 10.0)
+    yield SessionRegistry(
+        lambda on_done, **identity: RecordingSession(
+            models, recordings, results, SessionLimits(), on_done=on_done, corrector=None, **identity
+        ),
+        2,
+        10.0,
+    )
     worker.stop()
 
 
@@ -116,7 +122,7 @@ def test_idle_sessions_cost_no_scan_on_resume_or_counts(registry: SessionRegistr
     registry.sweep()
     assert registry.lookup("no-such-token") is None
     with pytest.raises(SessionError) as info:  # the whole resume path: no scan either
-        Connections(registry, Takeover(registry, RecordingSession, None)).resume("c", "no-such-token", _sink)
+        Connections(registry, Takeover(registry, None)).resume("c", "no-such-token", _sink)
     assert info.value.code == "invalid_resume_token"
     for session in idle:
         registry.release(session)

@@ -3,7 +3,7 @@ elsewhere, finished elsewhere, orphans. Each "process" is a registry, its takeov
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,12 +60,13 @@ def _process(data: Path, worker: ModelWorker, grace_s: float = 60.0) -> Process:
     recordings, results = RecordingStore(data / "recordings", 60), ResultStore(data / "results", 60)
     shared = SharedData(HandoffStore(data / "sessions", 60), recordings, results)
 
-    def factory(**identity: Any) -> RecordingSession:
-        limits = SessionLimits()
-        return RecordingSession(models, recordings, results, limits, on_done=registry.finished, **identity)
+    def factory(on_done: Callable[[RecordingSession], None], **identity: str) -> RecordingSession:
+        return RecordingSession(
+            models, recordings, results, SessionLimits(), on_done=on_done, corrector=None, **identity
+        )
 
     registry = SessionRegistry(factory, 4, grace_s, publish=HandoffWriter(shared.handoff))
-    takeover = Takeover(registry, factory, shared)
+    takeover = Takeover(registry, shared)
     return Process(registry, takeover, Connections(registry, takeover))
 
 
