@@ -17,7 +17,7 @@ from .audio_units import SAMPLE_RATE
 from .config import SENSEVOICE_LANGUAGES, Settings
 from .connections import Connections
 from .errors import NotReady, SessionError
-from .events import EventSink, LiveEvent
+from .events import ErrorEvent, EventSink, LiveEvent
 from .hotwords import HotwordsError, parse_extra_hotwords
 from .live_types import SessionOptions, SessionState
 from .logs import session_scope
@@ -137,7 +137,7 @@ class _Handlers:
 
     def send_error(self, sid: str, code: str, message: str) -> None:
         """The `error` event."""
-        self._io.emit("error", {"code": code, "message": message}, to=sid)
+        self._sink(sid)(ErrorEvent(code, message))
 
     def _session(self, sid: str) -> RecordingSession:
         """The connection's session; one that opened while models were loading gets it now."""
