@@ -24,7 +24,7 @@ def _stores(data_dir: Path) -> SharedData:
 def test_each_store_lives_in_its_own_folder_under_the_data_dir(tmp_path: Path) -> None:
     data = tmp_path / "not" / "made" / "yet"
     stores = _stores(data)
-    # README (ASR_DATA_DIR): recordings/ (spool and backup), results/ (final results), sessions/ (resume state)
+    # README, ASR_DATA_DIR: recordings/ (spool and backup), results/ (final results), sessions/ (resume)
     assert stores.recordings.directory == (data / "recordings").resolve()
     assert stores.results.directory == data / "results"
     assert stores.handoff.directory == data / "sessions"
