@@ -136,14 +136,15 @@ def _recording(
 ) -> Recording:
     """A started session thread; `replayed_s` of audio were spooled "by another process" before it."""
     store = RecordingStore(tmp_path / "rec", 3600)
-    audio = AudioIntake(SessionLimits(), SESSION_ID)
+    limits = SessionLimits()
+    audio = AudioIntake(limits, SESSION_ID)
     audio.open(store.create(SESSION_ID))
     hooks = hooks or Hooks()
     transcript = LiveTranscript()
     replay_to = _spool(audio, replayed_s) if replayed_s else 0
     thread = SessionThread(SESSION_ID, models, transcript, audio, hooks.thread_hooks(), replay_to)
-    correction_hooks = CorrectionHooks(correction, thread.recognised) if correction is not None else None
-    second = SecondPass(models.offline, audio.read, SessionOptions(), 15000, correction_hooks)
+    hand_over = CorrectionHooks(correction, thread.recognised) if correction is not None else None
+    second = SecondPass(models.offline, audio.read, SessionOptions(), limits.max_sentence_ms, hand_over)
     thread.start(second, language)
     return Recording(thread, audio, hooks, transcript, store.path(SESSION_ID))
 
