@@ -1,9 +1,8 @@
-"""The process lifecycle: graceful shutdown in order, signals for both servers, the janitor, a failed
-load ending the process with one line, and an entry script whose import starts nothing."""
+"""The process lifecycle: graceful shutdown in order, signals for both servers, the janitor, and a failed
+load ending the process with one line (the entry script and the app factory: test_serve.py)."""
 
 from __future__ import annotations
 
-import json
 import logging
 import signal
 import subprocess
@@ -193,55 +192,6 @@ def test_janitor_sweeps_files_at_once_and_keeps_going_after_a_failed_sweep(
     assert any("janitor sweep failed" in r.getMessage() for r in caplog.records)
 
 
-def _python(code: str, tmp_path: Path) -> dict[str, object]:
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "ASR_DATA_DIR": str(tmp_path / "data")}
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    found: dict[str, object] = json.loads(result.stdout.strip().splitlines()[-1])
-    return found
-
-
-def test_importing_the_entry_script_starts_no_thread_loads_nothing_and_builds_no_app(tmp_path: Path) -> None:
-    found = _python(
-        "import json, sys, threading\n"
-        "before = threading.active_count()\n"
-        "import asr_api_server\n"
-        "print(json.dumps({'threads': [before, threading.active_count()],\n"
-        "    'heavy': sorted(m for m in ('torch', 'funasr', 'modelscope') if m in sys.modules),\n"
-        "    'names': sorted(n for n in vars(asr_api_server) if not n.startswith('__'))}))\n",
-        tmp_path,
-    )
-    assert found["threads"] == [1, 1]
-    assert found["heavy"] == []  # no model code imported, let alone a model loaded
-    assert found["names"] == ["annotations", "app_from_env", "run_dev_server"]  # no app, no service
-    assert not (tmp_path / "data").exists()  # no store opened either
-
-
-def test_the_gunicorn_factory_builds_the_app_and_starts_nothing(tmp_path: Path) -> None:
-    found = _python(
-        "import json, sys, threading\n"
-        "import asr_api_server\n"
-        "from asr_service.app import lifecycle_of\n"
-        "before = threading.active_count()\n"
-        "app = asr_api_server.app_from_env()\n"
-        "ready = lifecycle_of(app).service.readiness()\n"
-        "print(json.dumps({'threads': [before, threading.active_count()], 'ready': ready,\n"
-        "    'heavy': sorted(m for m in ('torch', 'funasr') if m in sys.modules)}))\n",
-        tmp_path,
-    )
-    assert found["threads"] == [1, 1]
-    assert found["ready"] == [False, "models are loading"]
-    assert found["heavy"] == []
-
-
 def _run_server(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
     full_env = {
         "PATH": "/usr/bin:/bin",
@@ -271,9 +221,3 @@ def test_server_exits_with_one_clear_line_when_a_model_is_missing(
     assert len(lines) == 1, result.stderr
     assert "ASR_OFFLINE_MODEL" in lines[0] and "nowhere" in lines[0] and "no such directory" in lines[0]
     assert "Traceback" not in result.stderr + result.stdout
-
-
-def test_server_exits_cleanly_on_bad_configuration(tmp_path: Path) -> None:
-    result = _run_server({"ASR_PORT": "not-a-port"}, tmp_path)
-    assert result.returncode == 2
-    assert "ASR_PORT" in result.stderr and "Traceback" not in result.stderr
