@@ -31,6 +31,7 @@ _HTTP_CODES = {
     401: "unauthorized",
     404: "not_found",
     405: "method_not_allowed",
+    408: "request_timeout",  # a body that stalls or trickles (transport_guard.DeadlineInput)
     413: "upload_too_large",
     415: "unsupported_media",
     422: "unprocessable",
@@ -270,7 +271,9 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> tuple[Response, int]:
         status = exc.code or 500
-        return error_response(status, _HTTP_CODES.get(status, "http_error"), exc.description or exc.name)
+        code, message = _HTTP_CODES.get(status, "http_error"), exc.description or exc.name
+        log.info("%s %s -> %d %s: %s", request.method, request.path, status, code, message)
+        return error_response(status, code, message)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> tuple[Response, int]:

@@ -8,9 +8,8 @@ from typing import Any
 
 from flask import Flask, Response, request
 from flask_socketio import SocketIO
-from werkzeug.exceptions import RequestTimeout
 
-from .api import bp, error_response, register_error_handlers
+from .api import bp, register_error_handlers
 from .config import Settings
 from .lifecycle import Lifecycle
 from .ops import ops_bp, register_request_ids
@@ -42,7 +41,6 @@ def create_app(settings: Settings | None = None, service: AsrService | None = No
     app.register_blueprint(ops_bp)
     app.register_blueprint(page_bp)
     register_error_handlers(app)
-    _answer_slow_bodies(app)
     _allow_cors(app, settings.cors_origins)
     gate = SocketGate(transport_limits(settings))
     # async_handlers=False: each client's events run in order on its own connection thread, so audio
@@ -80,15 +78,6 @@ def transport_limits(settings: Settings) -> TransportLimits:
         read_timeout_s=settings.read_timeout_s,
         min_body_rate=settings.min_body_rate_kbps * 1000,
     )
-
-
-def _answer_slow_bodies(app: Flask) -> None:
-    """A body that stalls or trickles (transport_guard.DeadlineInput) ends with 408 `request_timeout`."""
-
-    @app.errorhandler(RequestTimeout)
-    def _timeout(exc: RequestTimeout) -> tuple[Response, int]:
-        log.info("%s %s -> 408: %s", request.method, request.path, exc.description)
-        return error_response(408, "request_timeout", str(exc.description))
 
 
 def _allow_cors(app: Flask, origins: tuple[str, ...]) -> None:

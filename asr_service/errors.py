@@ -27,6 +27,26 @@ class EmptyUpload(BadRequest):
     code = "empty_file"
 
 
+class MalformedForm(BadRequest):
+    """The multipart body cannot be parsed (no boundary, or one the body never uses)."""
+
+    code = "bad_multipart"
+
+
+class TooManyParts(ServiceError):
+    """The form has more parts than MAX_FORM_PARTS."""
+
+    code = "too_many_parts"
+    status = 413
+
+
+class FieldTooLarge(ServiceError):
+    """A non-file form field is larger than MAX_FORM_MEMORY_SIZE."""
+
+    code = "form_field_too_large"
+    status = 413
+
+
 class UnsupportedMedia(ServiceError):
     """The upload is not audio the decoder can read (wrong type, corrupt or truncated)."""
 

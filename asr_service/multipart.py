@@ -14,27 +14,7 @@ from flask import Request
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
 
-from .errors import BadRequest, ServiceError
-
-
-class MalformedForm(BadRequest):
-    """The multipart body cannot be parsed (no boundary, or one the body never uses)."""
-
-    code = "bad_multipart"
-
-
-class TooManyParts(ServiceError):
-    """The form has more parts than MAX_FORM_PARTS."""
-
-    code = "too_many_parts"
-    status = 413
-
-
-class FieldTooLarge(ServiceError):
-    """A non-file form field is larger than MAX_FORM_MEMORY_SIZE."""
-
-    code = "form_field_too_large"
-    status = 413
+from .errors import FieldTooLarge, MalformedForm, ServiceError, TooManyParts
 
 
 class BoundaryCounter:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -198,3 +199,86 @@ def live_server(model_env: dict[str, str], tmp_path_factory: pytest.TempPathFact
     )
     yield server
     stop_server(server)
+
+
+def wait_until(
+    check: Callable[[], object], what: str, timeout_s: float = 180.0, log: Callable[[], str] | None = None
+) -> None:
+    """Poll `check` until it is true; fail saying `what` did not happen (with `log()` if given)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{what} did not happen within {timeout_s} s" + (f":\n{log()}" if log else ""))
+
+
+@dataclass
+class Gunicorn:
+    """A service process run by gunicorn with the shipped gunicorn.conf.py (one gthread worker)."""
+
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log(self) -> str:
+        """Everything the arbiter and its worker wrote so far."""
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def ready(self) -> bool:
+        """Whether /readyz answers 200; fails with the log if the process has exited."""
+        if self.process.poll() is not None:
+            code = self.process.returncode
+            raise AssertionError(f"gunicorn on {self.port} exited with {code}:\n{self.log()}")
+        try:
+            return requests.get(f"{self.url}/readyz", timeout=10).status_code == 200
+        except requests.RequestException:  # not listening yet, or busy importing torch
+            return False
+
+    def worker_rss_mb(self) -> float:
+        """Resident memory of the (single) worker process."""
+        pid = self.process.pid
+        worker = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()[0]
+        for line in Path(f"/proc/{worker}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        raise AssertionError("no VmRSS")
+
+
+def start_gunicorn(env: dict[str, str], log_path: Path, cwd: Path = ROOT) -> Gunicorn:
+    """Start `gunicorn -c gunicorn.conf.py` on a free loopback port with `env` over this process's
+    environment, in `cwd` (the service is imported from the repository whatever the directory)."""
+    port = free_port()
+    python_path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    full_env = {
+        **os.environ,
+        "ASR_HOST": "127.0.0.1",
+        "PYTHONUNBUFFERED": "1",
+        **env,
+        "PYTHONPATH": python_path,
+        "ASR_PORT": str(port),
+    }
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py")],
+            cwd=cwd,
+            env=full_env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    return Gunicorn(port, process, log_path)
+
+
+def stop_process(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout_s: float = 60) -> None:
+    """Send `sig` if the process still runs, wait for it, and kill it if it outlives `timeout_s`."""
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

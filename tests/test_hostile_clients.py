@@ -6,60 +6,23 @@ oversized websocket messages, attachment bombs, floods of bad packets. Each is b
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import requests
 import websocket
 
-from .conftest import ROOT, free_port, start_server, stop_server
+from .conftest import Gunicorn, start_gunicorn, start_server, stop_process, stop_server, wait_until
 
 pytestmark = pytest.mark.live
 KEY = "hostile-test-key"
 THREADS, RESERVED, UNCONNECTED = 16, 4, 4
 CONNECT_TIMEOUT_S = 3
-
-
-@dataclass
-class Gunicorn:
-    """One gunicorn service process."""
-
-    port: int
-    process: subprocess.Popen[bytes]
-    log_path: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def log(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-    def worker_rss_mb(self) -> float:
-        """Resident memory of the (single) worker process."""
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
-        for line in Path(f"/proc/{children[0]}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        raise AssertionError("no VmRSS")
-
-
-def _wait(check: object, what: str, timeout_s: float = 180.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"{what} did not happen within {timeout_s} s")
 
 
 def _answers(url: str, path: str) -> bool:
@@ -72,12 +35,8 @@ def _answers(url: str, path: str) -> bool:
 @pytest.fixture(scope="module")
 def server(model_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gunicorn]:
     work = tmp_path_factory.mktemp("hostile")
-    port = free_port()
     env = {
-        **os.environ,
         **model_env,
-        "ASR_HOST": "127.0.0.1",
-        "ASR_PORT": str(port),
         "ASR_DATA_DIR": str(work / "data"),
         "ASR_API_KEY": KEY,
         "ASR_HTTP_THREADS": str(THREADS),
@@ -85,25 +44,13 @@ def server(model_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) 
         "ASR_MAX_UNCONNECTED_SOCKETS": str(UNCONNECTED),
         "ASR_CONNECT_TIMEOUT_S": str(CONNECT_TIMEOUT_S),
         "ASR_READ_TIMEOUT_S": "2",
-        "PYTHONUNBUFFERED": "1",
     }
-    log_path = work / "gunicorn.log"
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py")],
-            cwd=ROOT,
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    server = Gunicorn(port, process, log_path)
+    server = start_gunicorn(env, work / "gunicorn.log")
     try:
-        _wait(lambda: process.poll() is not None or _answers(server.url, "/readyz"), "readiness")
-        assert process.poll() is None, server.log()
+        wait_until(server.ready, "readiness", log=server.log)
         yield server
     finally:
-        process.send_signal(signal.SIGKILL)
-        process.wait()
+        stop_process(server.process, signal.SIGKILL)
 
 
 def _raw(url: str) -> websocket.WebSocket:
@@ -169,7 +116,7 @@ def test_unconnected_sockets_cannot_starve_health(server: Gunicorn) -> None:
         assert _closed_by_server(ws)
     # these clients ignore the close and keep their TCP connections: the server cuts them, so
     # every socket thread is free again
-    _wait(lambda: _can_open(server.url, THREADS - RESERVED), "all socket threads free again", 30)
+    wait_until(lambda: _can_open(server.url, THREADS - RESERVED), "all socket threads free again", 30)
 
 
 def _can_open(url: str, count: int) -> bool:
@@ -194,7 +141,7 @@ def test_connected_sockets_leave_threads_for_health(server: Gunicorn) -> None:
     finally:
         for ws in held:
             ws.close()
-    _wait(lambda: _can_open(server.url, THREADS - RESERVED), "all socket threads free again", 30)
+    wait_until(lambda: _can_open(server.url, THREADS - RESERVED), "all socket threads free again", 30)
 
 
 def _http_head(length: int) -> bytes:
@@ -205,16 +152,26 @@ def _http_head(length: int) -> bytes:
     ).encode()
 
 
-def _status_line(sock: socket.socket) -> str:
+def _response(sock: socket.socket) -> tuple[str, dict[str, object]]:
+    """The status line and JSON body of the answer on a raw connection (waiting at most 60 s)."""
     sock.settimeout(60)
-    return sock.recv(4096).decode("latin-1").split("\r\n", 1)[0]
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(4096) or b"\r\n\r\n"  # a close before the headers ended: nothing more
+    head, body = data.split(b"\r\n\r\n", 1)
+    lines = head.decode("latin-1").split("\r\n")
+    length = next((int(h.split(":", 1)[1]) for h in lines if h.lower().startswith("content-length:")), 0)
+    while len(body) < length and (chunk := sock.recv(4096)):
+        body += chunk
+    return lines[0], json.loads(body) if length else {}
 
 
 def test_a_body_that_stops_arriving_gets_408(server: Gunicorn) -> None:
     with socket.create_connection(("127.0.0.1", server.port)) as sock:
         sock.sendall(_http_head(150 * 1024 * 1024) + b"--b\r\n" + b"x" * 1024)
         assert _answers(server.url, "/api/health")
-        assert " 408 " in _status_line(sock)
+        status, body = _response(sock)
+        assert " 408 " in status and body["code"] == "request_timeout", (status, body)
 
 
 def test_a_trickling_body_gets_408(server: Gunicorn) -> None:
@@ -231,7 +188,8 @@ def test_a_trickling_body_gets_408(server: Gunicorn) -> None:
 
         threading.Thread(target=trickle, daemon=True).start()
         try:
-            assert " 408 " in _status_line(sock)
+            status, body = _response(sock)
+            assert " 408 " in status and body["code"] == "request_timeout", (status, body)
         finally:
             stop.set()
 

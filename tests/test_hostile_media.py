@@ -1,5 +1,6 @@
 """Hostile and unlucky uploads: decoder bombs, files that make FFmpeg open other files or ports,
-and browser recordings shorter than their header. Unit-level first, then against a live server."""
+and browser recordings shorter than their header. Unit-level first, then against a live server:
+the dev server and gunicorn with the shipped gunicorn.conf.py."""
 
 from __future__ import annotations
 
@@ -25,10 +26,19 @@ from asr_service.errors import DecodeLimit, UnsupportedMedia
 from asr_service.media_formats import open_options
 from asr_service.roles import Span
 
-from .conftest import LiveServer, start_server, stop_server
+from .conftest import (
+    Gunicorn,
+    LiveServer,
+    start_gunicorn,
+    start_server,
+    stop_process,
+    stop_server,
+    wait_until,
+)
 from .speech_fixtures import ffmpeg
 
 TIMEOUT = 120
+Server = LiveServer | Gunicorn  # the dev server or gunicorn: both have .url
 
 
 def wav_bytes(rate: int, n_bytes: int, channels: int = 1) -> bytes:
@@ -192,20 +202,31 @@ def test_browser_mp4_shorter_than_its_header_decodes_with_a_warning(tmp_path: Pa
 # ---- against a live server -----------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=["dev", "gunicorn"])
 def hostile_server(
-    model_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LiveServer]:
-    """A server whose working directory holds sub/private.wav (speech-like audio of 2 s)."""
-    workdir = tmp_path_factory.mktemp("hostile")
+    request: pytest.FixtureRequest, model_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """The dev server, then gunicorn with the shipped config, each in a working directory holding
+    sub/private.wav (speech-like audio of 2 s) that the uploads try to reach."""
+    workdir = tmp_path_factory.mktemp(f"hostile-{request.param}")
     (workdir / "sub").mkdir()
     (workdir / "sub" / "private.wav").write_bytes(wav_bytes(16000, 64_000))
-    server = start_server({**model_env, "ASR_MAX_AUDIO_S": "600"}, workdir)
-    yield server
-    stop_server(server)
+    env = {**model_env, "ASR_MAX_AUDIO_S": "600"}
+    if request.param == "dev":
+        server = start_server(env, workdir)
+        yield server
+        stop_server(server)
+        return
+    env["ASR_DATA_DIR"] = str(workdir / "data")
+    gunicorn = start_gunicorn(env, workdir / "gunicorn.log", cwd=workdir)
+    try:
+        wait_until(gunicorn.ready, "gunicorn ready", log=gunicorn.log)
+        yield gunicorn
+    finally:
+        stop_process(gunicorn.process)
 
 
-def _post(server: LiveServer, data: bytes, name: str) -> requests.Response:
+def _post(server: Server, data: bytes, name: str) -> requests.Response:
     files = {"file": (name, io.BytesIO(data))}
     return requests.post(f"{server.url}/api/asr/transcribe", files=files, timeout=TIMEOUT)
 
@@ -221,7 +242,7 @@ def _post(server: LiveServer, data: bytes, name: str) -> requests.Response:
     ids=["ffconcat", "m3u8", "one-hertz-wav"],
 )
 def test_live_hostile_uploads_get_415_and_the_service_keeps_serving(
-    hostile_server: LiveServer, upload: bytes, name: str
+    hostile_server: Server, upload: bytes, name: str
 ) -> None:
     response = _post(hostile_server, upload, name)
     assert response.status_code == 415, response.text
@@ -230,7 +251,7 @@ def test_live_hostile_uploads_get_415_and_the_service_keeps_serving(
 
 
 @pytest.mark.live
-def test_live_sdp_upload_binds_no_port(hostile_server: LiveServer) -> None:
+def test_live_sdp_upload_binds_no_port(hostile_server: Server) -> None:
     port = free_udp_port()
     response = _post(hostile_server, sdp_naming(port), "stream.sdp")
     assert response.status_code == 415, response.text
@@ -241,7 +262,7 @@ def test_live_sdp_upload_binds_no_port(hostile_server: LiveServer) -> None:
 
 @pytest.mark.live
 def test_live_browser_mp4_is_transcribed_with_a_truncated_warning(
-    hostile_server: LiveServer, tmp_path: Path
+    hostile_server: Server, tmp_path: Path
 ) -> None:
     data = short_browser_mp4(tmp_path / "browser.mp4", tmp_path)
     response = _post(hostile_server, data, "browser.mp4")
@@ -253,7 +274,7 @@ def test_live_browser_mp4_is_transcribed_with_a_truncated_warning(
 
 
 @pytest.mark.live
-def test_live_clean_upload_has_no_warnings(hostile_server: LiveServer) -> None:
+def test_live_clean_upload_has_no_warnings(hostile_server: Server) -> None:
     response = _post(hostile_server, wav_bytes(16000, 64_000), "clean.wav")
     assert response.status_code == 200, response.text
     assert response.json()["data"]["warnings"] == []

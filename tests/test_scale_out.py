@@ -9,8 +9,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +24,7 @@ from asr_service.engine import engine_from_models
 from asr_service.events import EventSink
 from asr_service.model_loading import ModelSet
 
-from .conftest import ROOT, free_port
+from .conftest import ROOT, Gunicorn, free_port, start_gunicorn, stop_process, wait_until
 from .socket_client import RecordingClient
 
 pytestmark = pytest.mark.live
@@ -41,63 +39,15 @@ def _require(tool: str) -> str:
     return found
 
 
-def _wait(check: Any, what: str, timeout_s: float = 180.0, log: Any = None) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"{what} did not happen within {timeout_s} s" + (f":\n{log()}" if log else ""))
-
-
-@dataclass
-class Replica:
-    """One gunicorn service process."""
-
-    port: int
-    process: subprocess.Popen[bytes]
-    log_path: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def log(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-    def ready(self) -> bool:
-        if self.process.poll() is not None:
-            code = self.process.returncode
-            raise AssertionError(f"replica on {self.port} exited with {code}:\n{self.log()}")
-        try:
-            return requests.get(f"{self.url}/readyz", timeout=10).status_code == 200
-        except requests.RequestException:  # not listening yet, or busy importing torch
-            return False
-
-
 @dataclass
 class Cluster:
     """redis-server, two replicas and nginx in front."""
 
     url: str
-    replicas: list[Replica]
+    replicas: list[Gunicorn]
     data_dir: Path
     env: dict[str, str]
     work: Path
-
-
-def _start_replica(env: dict[str, str], work: Path, name: str) -> Replica:
-    port = free_port()
-    log_path = work / f"{name}.log"
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py")],
-            cwd=ROOT,
-            env={**env, "ASR_PORT": str(port)},
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    return Replica(port, process, log_path)
 
 
 def _nginx_conf(work: Path, port: int, upstreams: list[int]) -> Path:
@@ -131,16 +81,6 @@ http {{
     return conf
 
 
-def _stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
-    if process.poll() is None:
-        process.send_signal(sig)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 @pytest.fixture(scope="module")
 def cluster(model_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     redis_server, nginx = _require("redis-server"), _require("nginx")
@@ -163,7 +103,7 @@ def cluster(model_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory)
         "ASR_RESUME_GRACE_S": "600",  # no janitor may finalise a recording while the test resumes it
         "PYTHONUNBUFFERED": "1",
     }
-    replicas = [_start_replica(env, work, "replica-a"), _start_replica(env, work, "replica-b")]
+    replicas = [start_gunicorn(env, work / f"replica-{name}.log") for name in ("a", "b")]
     nginx_port = free_port()
     conf = _nginx_conf(work, nginx_port, [r.port for r in replicas])
     proxy = subprocess.Popen(
@@ -173,15 +113,15 @@ def cluster(model_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory)
     )
     try:
         for replica in replicas:
-            _wait(replica.ready, f"replica {replica.port} ready", log=replica.log)
+            wait_until(replica.ready, f"replica {replica.port} ready", log=replica.log)
         url = f"http://127.0.0.1:{nginx_port}"
-        _wait(lambda: _reachable(url), "nginx answering", 30, (work / "logs" / "error.log").read_text)
+        wait_until(lambda: _reachable(url), "nginx answering", 30, (work / "logs" / "error.log").read_text)
         yield Cluster(url, replicas, data_dir, env, work)
     finally:
         for replica in replicas:
-            _stop(replica.process, signal.SIGKILL)
-        _stop(proxy, signal.SIGQUIT)
-        _stop(redis)
+            stop_process(replica.process, signal.SIGKILL)
+        stop_process(proxy, signal.SIGQUIT)
+        stop_process(redis)
 
 
 def _reachable(url: str) -> bool:
@@ -195,11 +135,11 @@ def _instance(cluster: Cluster, key: str) -> str:
     return str(requests.get(f"{cluster.url}/readyz", params={"sticky": key}, timeout=10).json()["instance"])
 
 
-def _direct_instance(replica: Replica) -> str:
+def _direct_instance(replica: Gunicorn) -> str:
     return str(requests.get(f"{replica.url}/readyz", timeout=10).json()["instance"])
 
 
-def _replica_of(cluster: Cluster, key: str) -> Replica:
+def _replica_of(cluster: Cluster, key: str) -> Gunicorn:
     """The replica nginx sends `?sticky=key` to."""
     instance = _instance(cluster, key)
     return next(r for r in cluster.replicas if r.process.poll() is None and _direct_instance(r) == instance)
@@ -259,7 +199,9 @@ def test_upload_progress_reaches_a_socket_on_the_other_process(cluster: Cluster,
         first = client.wait_for("processing_progress", 30)
         assert first["source"] == "upload" and first["request_id"] == "upload-42"
         assert first["filename"] == "speech.wav"
-        _wait(lambda: any(p["stage"] == "done" for p in client.payloads("processing_progress")), "done", 30)
+        wait_until(
+            lambda: any(p["stage"] == "done" for p in client.payloads("processing_progress")), "done", 30
+        )
         progress = client.payloads("processing_progress")
         assert [p["progress"] for p in progress] == sorted(p["progress"] for p in progress)
         assert progress[-1] == {**first, "progress": 1.0, "stage": "done"}
@@ -281,13 +223,13 @@ def test_killed_process_recording_resumes_on_the_survivor(cluster: Cluster, pcm:
     started = client.wait_for("recording_started")
     half = len(pcm) // 2
     client.send_audio(pcm[:half], FRAME_100MS)
-    _wait(lambda: client.heard_ms() >= 2000, "the first pass to hear 2 s")
+    wait_until(lambda: client.heard_ms() >= 2000, "the first pass to hear 2 s")
     # the whole replica dies at once: arbiter first (else it would respawn the worker), then its worker
     worker_pid = int(_direct_instance(victim).rsplit(":", 1)[1])
     victim.process.kill()
     os.kill(worker_pid, signal.SIGKILL)
     victim.process.wait(timeout=30)
-    _wait(lambda: not client.sio.connected, "the client to see the connection drop", 60)
+    wait_until(lambda: not client.sio.connected, "the client to see the connection drop", 60)
     client.close()
 
     resumed = _client(cluster, key)  # same sticky key: nginx moves it to the survivor
@@ -326,7 +268,7 @@ def test_sigterm_hands_the_recording_off_and_it_finishes_after_a_restart(
     client.sio.emit("start_recording", {})
     started = client.wait_for("recording_started")
     client.send_audio(pcm[: len(pcm) // 2], FRAME_100MS)
-    _wait(lambda: client.heard_ms() >= 2000, "the first pass to hear 2 s")
+    wait_until(lambda: client.heard_ms() >= 2000, "the first pass to hear 2 s")
     survivor.process.send_signal(signal.SIGTERM)
     error = client.wait_for("error", 60)
     assert error["code"] == "server_restarting" and "resume_recording" in error["message"]
