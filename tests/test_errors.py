@@ -10,6 +10,9 @@ from asr_service.errors import ServiceError, SessionError
 EXPECTED = {
     errors.ServiceError: ("internal_error", 500),
     errors.BadRequest: ("bad_request", 400),
+    errors.MalformedForm: ("bad_multipart", 400),
+    errors.TooManyParts: ("too_many_parts", 413),
+    errors.FieldTooLarge: ("form_field_too_large", 413),
     errors.EmptyUpload: ("empty_file", 400),
     errors.UnsupportedMedia: ("unsupported_media", 415),
     errors.AudioTooLong: ("audio_too_long", 413),
