@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from asr_service.connections import Connections
 from asr_service.events import LiveEvent
-from asr_service.live_types import LiveModels
+from asr_service.handoff import HandoffStore, SharedData
+from asr_service.live_types import LiveModels, SessionLimits
+from asr_service.recording_session import RecordingSession
+from asr_service.registry import SessionRegistry
+from asr_service.results import ResultStore
 from asr_service.roles import Span
 from asr_service.scheduler import ModelWorker, OnWorker, Priority, StepBatcher
 from asr_service.segments import SAMPLE_RATE
+from asr_service.spool import RecordingStore
+from asr_service.takeover import HandoffWriter, Takeover
 
 
 class FixedDetector:
@@ -87,3 +96,38 @@ class EventSink:
         self.events.append((event.name, event.to_wire()))
         if event.name == "final_result":
             self.done.set()
+
+
+@dataclass
+class LiveCore:
+    """One process's live-session core (registry, takeover, connections) on a data directory."""
+
+    registry: SessionRegistry
+    takeover: Takeover
+    connections: Connections
+
+
+def live_core(data: Path, worker: ModelWorker, max_active: int = 4, grace_s: float = 60.0) -> LiveCore:
+    """The core as the engine wires it, on silent models; cores on one `data` share recordings."""
+    models = silent_live_models(worker)
+    recordings, results = RecordingStore(data / "recordings", 60), ResultStore(data / "results", 60)
+    shared = SharedData(HandoffStore(data / "sessions", 60), recordings, results)
+
+    def factory(on_done: Callable[[RecordingSession], None], **identity: str) -> RecordingSession:
+        return RecordingSession(
+            models, recordings, results, SessionLimits(), on_done=on_done, corrector=None, **identity
+        )
+
+    registry = SessionRegistry(factory, max_active, grace_s, publish=HandoffWriter(shared.handoff))
+    takeover = Takeover(registry, shared)
+    return LiveCore(registry, takeover, Connections(registry, takeover))
+
+
+class ManualClock:
+    """A clock that moves only when a test sets `now`."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,16 +11,12 @@ import pytest
 from asr_service.audio_units import SAMPLE_RATE, ms_to_samples, samples_to_bytes
 from asr_service.connections import Connections
 from asr_service.errors import SessionError
-from asr_service.handoff import HandoffStore, SharedData
-from asr_service.live_types import SessionLimits, SessionOptions, SessionState
+from asr_service.live_types import SessionOptions, SessionState
 from asr_service.recording_session import RecordingSession
 from asr_service.registry import SessionRegistry
-from asr_service.results import ResultStore
 from asr_service.scheduler import ModelWorker
-from asr_service.spool import RecordingStore
-from asr_service.takeover import HandoffWriter, Takeover
 
-from .fakes import EventSink, silent_live_models
+from .fakes import EventSink, live_core
 
 PCM_100MS = b"\x01\x00" * ms_to_samples(100)
 WAIT_S = 10.0
@@ -42,17 +38,8 @@ def worker() -> Iterator[ModelWorker]:
 
 
 def _core(data: Path, worker: ModelWorker, max_active: int = 4) -> Core:
-    models = silent_live_models(worker)
-    recordings, results = RecordingStore(data / "recordings", 60), ResultStore(data / "results", 60)
-    shared = SharedData(HandoffStore(data / "sessions", 60), recordings, results)
-
-    def factory(on_done: Callable[[RecordingSession], None], **identity: str) -> RecordingSession:
-        return RecordingSession(
-            models, recordings, results, SessionLimits(), on_done=on_done, corrector=None, **identity
-        )
-
-    registry = SessionRegistry(factory, max_active, 60.0, publish=HandoffWriter(shared.handoff))
-    return Core(registry, Connections(registry, Takeover(registry, shared)))
+    built = live_core(data, worker, max_active)
+    return Core(built.registry, built.connections)
 
 
 @pytest.fixture

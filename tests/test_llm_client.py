@@ -10,17 +10,10 @@ from asr_service import metrics
 from asr_service.llm_client import ChatClient, CircuitBreaker, LlmError, chat_completions_url
 
 from .conftest import free_port
+from .fakes import ManualClock
 from .llm_server import FakeLlm, Reply
 
 MESSAGES = [{"role": "system", "content": "fix"}, {"role": "user", "content": '{"sentences": []}'}]
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -105,7 +98,7 @@ def test_credentials_in_the_url_stay_out_of_errors_and_logs(caplog: pytest.LogCa
 
 
 def test_failures_open_the_breaker_and_a_malformed_answer_does_not(llm: FakeLlm) -> None:
-    clock = Clock()
+    clock = ManualClock()
     breaker = CircuitBreaker(2, 60.0, clock)
     client = _client(llm.url, breaker=breaker)
     llm.script = lambda _req: Reply(status=200, body=b"not json")
@@ -117,7 +110,7 @@ def test_failures_open_the_breaker_and_a_malformed_answer_does_not(llm: FakeLlm)
 
 
 def test_the_breaker_lets_one_trial_through_per_cooldown() -> None:
-    clock = Clock()
+    clock = ManualClock()
     breaker = CircuitBreaker(2, 60.0, clock)
     breaker.failure()
     breaker.success()  # a success in between: the count starts again

@@ -12,6 +12,7 @@ from asr_service.llm_correction import LlmCorrector, Window, answer_items
 from asr_service.pipeline import Sentence
 
 from .conftest import free_port
+from .fakes import ManualClock
 from .llm_server import FakeLlm, Reply, answer, rewrite
 
 SENTENCES = (
@@ -29,14 +30,6 @@ def _fix(text: str) -> str:
     return text
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def llm() -> Iterator[FakeLlm]:
     server = FakeLlm(rewrite(_fix))
@@ -45,9 +38,9 @@ def llm() -> Iterator[FakeLlm]:
 
 
 def _corrector(
-    url: str, timeout_s: float = 10.0, failures: int = 3, clock: Clock | None = None
+    url: str, timeout_s: float = 10.0, failures: int = 3, clock: ManualClock | None = None
 ) -> LlmCorrector:
-    breaker = CircuitBreaker(failures, 60.0, clock or Clock())
+    breaker = CircuitBreaker(failures, 60.0, clock or ManualClock())
     return LlmCorrector(ChatClient(url, "test-key", "qwen3:8b", timeout_s, breaker), 0.35, 2)
 
 
@@ -146,7 +139,7 @@ def test_no_time_left_means_no_call(llm: FakeLlm) -> None:
 
 def test_circuit_breaker_stops_calling_a_failing_llm_and_tries_again_after_the_cooldown(llm: FakeLlm) -> None:
     llm.script = lambda _req: Reply(status=503, body=b"overloaded")
-    clock = Clock()
+    clock = ManualClock()
     corrector = _corrector(llm.url, failures=2, clock=clock)
     assert [corrector.correct(WINDOW).status for _ in range(4)] == [
         "http_error",

@@ -3,7 +3,7 @@ elsewhere, finished elsewhere, orphans. Each "process" is a registry, its takeov
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,16 +14,14 @@ from asr_service.audio_units import SAMPLE_RATE, samples_to_bytes
 from asr_service.connections import Connections
 from asr_service.errors import SessionError
 from asr_service.events import LiveEvent
-from asr_service.handoff import HandoffStore, SharedData
-from asr_service.live_types import SessionLimits, SessionOptions, SessionState
+from asr_service.live_types import SessionOptions, SessionState
 from asr_service.recording_session import RecordingSession
 from asr_service.registry import SessionRegistry
 from asr_service.results import ResultStore
 from asr_service.scheduler import ModelWorker
-from asr_service.spool import RecordingStore
-from asr_service.takeover import HandoffWriter, Takeover, options_from_dict, options_to_dict
+from asr_service.takeover import Takeover, options_from_dict, options_to_dict
 
-from .fakes import silent_live_models
+from .fakes import live_core
 
 PCM_1S = b"\x01\x00" * SAMPLE_RATE
 
@@ -56,18 +54,8 @@ class Process:
 
 
 def _process(data: Path, worker: ModelWorker, grace_s: float = 60.0) -> Process:
-    models = silent_live_models(worker)
-    recordings, results = RecordingStore(data / "recordings", 60), ResultStore(data / "results", 60)
-    shared = SharedData(HandoffStore(data / "sessions", 60), recordings, results)
-
-    def factory(on_done: Callable[[RecordingSession], None], **identity: str) -> RecordingSession:
-        return RecordingSession(
-            models, recordings, results, SessionLimits(), on_done=on_done, corrector=None, **identity
-        )
-
-    registry = SessionRegistry(factory, 4, grace_s, publish=HandoffWriter(shared.handoff))
-    takeover = Takeover(registry, shared)
-    return Process(registry, takeover, Connections(registry, takeover))
+    built = live_core(data, worker, grace_s=grace_s)
+    return Process(built.registry, built.takeover, built.connections)
 
 
 @pytest.fixture
