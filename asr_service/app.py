@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -19,8 +18,6 @@ from .realtime import register_realtime
 from .service import AsrService
 from .socketio_server import GuardedSocketIO, close_all_sockets
 from .transport_guard import SocketGate, TransportGuard, TransportLimits
-
-log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None, service: AsrService | None = None) -> tuple[Flask, SocketIO]:
