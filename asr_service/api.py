@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import logging
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,9 @@ from .handoff import token_opens
 from .hotwords import HotwordsError, parse_extra_hotwords
 from .multipart import FormRequest
 from .ops import resume_token, upload_progress
-from .pipeline import RecognitionOptions
+from .pipeline import RecognitionOptions, Sentence
 from .service import AsrService, FileRequest
+from .subtitles import FORMATS, to_srt, to_txt, to_vtt
 
 log = logging.getLogger(__name__)
 bp = Blueprint("asr_api", __name__)
@@ -157,16 +159,40 @@ def transcribe() -> tuple[Response, int]:
         hotwords = parse_extra_hotwords(request.form.get("hotwords"), "field 'hotwords'")
     except HotwordsError as exc:
         raise BadRequest(str(exc)) from None
+    output = _output_format(request.form.get("format") or request.args.get("format"))
     request_ = FileRequest(
         upload.stream,
         display_name(upload.filename),
         options,
-        _flag("generate_timestamps", True),
+        _flag("generate_timestamps", True) or output != "json",  # text and subtitles need the sentences
         hotwords=hotwords,
         llm_correct=_flag("llm_correct", False),
     )
-    data = service().transcribe_file(request_, upload_progress(request.form.get("session_id"))).to_wire()
+    result = service().transcribe_file(request_, upload_progress(request.form.get("session_id")))
+    if output != "json":
+        return _as_text(result.timestamps or (), output, result.filename), 200
+    data = result.to_wire()
     return jsonify({"success": True, "data": data, "filename": data["filename"], "mode": data["mode"]}), 200
+
+
+_MIMETYPES = {"txt": "text/plain", "srt": "application/x-subrip", "vtt": "text/vtt"}
+_RENDER = {"txt": to_txt, "srt": to_srt, "vtt": to_vtt}
+
+
+def _output_format(raw: str | None) -> str:
+    """`format` of a result request: json (the default), txt, srt or vtt."""
+    chosen = (raw or "json").strip().lower()
+    if chosen not in FORMATS:
+        raise BadRequest(f"format must be one of {', '.join(FORMATS)}, not {str(raw)[:40]!r}")
+    return chosen
+
+
+def _as_text(sentences: Sequence[Sentence], output: str, name: str) -> Response:
+    """Sentences as a UTF-8 text or subtitle download named after `name`."""
+    response = Response(_RENDER[output](sentences), content_type=f"{_MIMETYPES[output]}; charset=utf-8")
+    stem = name.rsplit(".", 1)[0] if "." in name.strip(".") else name
+    response.headers.set("Content-Disposition", "attachment", filename=f"{stem or 'transcript'}.{output}")
+    return response
 
 
 @bp.get("/api/asr/hotwords")
@@ -230,6 +256,11 @@ def session_result(session_id: str) -> tuple[Response, int]:
         raise NotFound(f"no finished result for session {session_id!r} (still running, or expired)") from None
     except PermissionError:
         raise Unauthorized("the resume token does not match this session") from None
+    output = _output_format(request.args.get("format"))
+    if output != "json":
+        timed = result.get("timestamps") or []
+        sentences = [Sentence(str(t["text"]), int(t["start_ms"]), int(t["end_ms"])) for t in timed]
+        return _as_text(sentences, output, session_id), 200
     return jsonify({"success": True, "data": result}), 200
 
 

@@ -273,3 +273,41 @@ def test_probes_are_open_by_default_and_closed_with_public_ops_off(
 def test_upload_progress_needs_the_sessions_resume_token(client: FlaskClient, speech_wav: Path) -> None:
     response = _upload(client, speech_wav.read_bytes(), session_id="a" * 32)
     _assert_error(response, 401, "unauthorized")
+
+
+@pytest.mark.parametrize(
+    ("output", "content_type"),
+    [("srt", "application/x-subrip"), ("vtt", "text/vtt"), ("txt", "text/plain")],
+)
+def test_transcribe_answers_subtitles_and_text(
+    client: FlaskClient, speech_wav: Path, output: str, content_type: str
+) -> None:
+    as_json = _upload(client, speech_wav.read_bytes(), generate_timestamps="false").get_json()["data"]
+    response = _upload(client, speech_wav.read_bytes(), format=output, generate_timestamps="false")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == f"{content_type}; charset=utf-8"
+    assert response.headers["Content-Disposition"] == f"attachment; filename=speech.{output}"
+    body = response.get_data(as_text=True)
+    assert "".join(body.split()).count(as_json["text"][:5]) >= 1  # the same words, in the file
+    if output == "srt":
+        assert body.startswith("1\n00:00:") and " --> " in body
+    if output == "vtt":
+        assert body.startswith("WEBVTT\n\n00:00:")
+
+
+def test_an_unknown_format_is_a_400(client: FlaskClient, speech_wav: Path) -> None:
+    body = _assert_error(_upload(client, speech_wav.read_bytes(), format="docx"), 400, "bad_request")
+    assert "json, txt, srt, vtt" in body["error"]
+
+
+def test_a_session_result_as_subtitles(client: FlaskClient, service: AsrService) -> None:
+    session_id, token = "a" * 32, "token-of-the-recording"
+    stored = {"session_id": session_id, "timestamps": [{"text": "第一句。", "start_ms": 0, "end_ms": 1500}]}
+    service.results.save(session_id, token, stored)
+    url = f"/api/asr/sessions/{session_id}/result"
+    response = client.get(f"{url}?format=srt", headers={"X-Resume-Token": token})
+    assert response.status_code == 200
+    assert response.get_data(as_text=True) == "1\n00:00:00,000 --> 00:00:01,500\n第一句。\n"
+    assert response.headers["Content-Disposition"] == f"attachment; filename={session_id}.srt"
+    assert client.get(url, headers={"X-Resume-Token": token}).get_json()["data"] == stored
+    assert client.get(f"{url}?format=srt", headers={"X-Resume-Token": "other"}).status_code == 401
