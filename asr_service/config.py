@@ -223,7 +223,7 @@ class Settings:
         "ASR_RESERVED_THREADS", 4, _non_negative_int, "ASR_HTTP_THREADS kept for plain HTTP"
     )
     max_unconnected_sockets: int = setting(
-        "ASR_MAX_UNCONNECTED_SOCKETS", 8, _positive_int, "Engine.IO sockets not yet Socket.IO-connected"
+        "ASR_MAX_UNCONNECTED_SOCKETS", 16, _positive_int, "Engine.IO sockets not yet Socket.IO-connected"
     )
     connect_timeout_s: float = setting(
         "ASR_CONNECT_TIMEOUT_S", 10.0, _positive_float, "how long each may take to connect"

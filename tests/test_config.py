@@ -136,7 +136,7 @@ def test_relative_paths_are_resolved_once_against_the_start_up_directory(
 
 def test_connection_and_transport_settings() -> None:
     d = Settings()
-    assert (d.reserved_threads, d.max_unconnected_sockets, d.connect_timeout_s) == (4, 8, 10.0)
+    assert (d.reserved_threads, d.max_unconnected_sockets, d.connect_timeout_s) == (4, 16, 10.0)
     assert (d.read_timeout_s, d.min_body_rate_kbps, d.resume_per_min, d.socket_threads) == (
         30.0,
         16.0,
