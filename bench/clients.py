@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import threading
 import time
 from collections.abc import Callable
@@ -34,6 +35,12 @@ class StreamFigures:
     resumes: int = 0
     errors: list[str] = field(default_factory=list)
     lags: list[float] = field(default_factory=list, repr=False)
+    sentence_finals: int = 0
+    # sentence_final after the audio of its end was sent (paced audio only): includes the VAD's
+    # wait for silence, so it is what a user sees
+    sentence_lags: list[float] = field(default_factory=list, repr=False)
+    # sentence_final after the segment's speech_end event: the second pass and hotwords only
+    sentence_after_close: list[float] = field(default_factory=list, repr=False)
 
 
 class LiveRecording:
@@ -122,6 +129,7 @@ class LiveRecording:
             for t, p in partials
             if p["current_time_ms"] in self.sent_at
         ]
+        sentence_lags, after_close = self._sentence_latencies(events)
         first = partials[0][0] if partials else None
         first_ref = self.sent_at.get(600) if not self.head else None
         p50, p95 = percentiles(lags, 50, 95)
@@ -141,7 +149,34 @@ class LiveRecording:
             resumes=self.resumes,
             errors=[p["code"] for p in self.client.payloads("error")],
             lags=lags,
+            sentence_finals=len(self.client.payloads("sentence_final")),
+            sentence_lags=sentence_lags,
+            sentence_after_close=after_close,
         )
+
+    def _sentence_latencies(
+        self, events: list[tuple[float, tuple[str, Any]]]
+    ) -> tuple[list[float], list[float]]:
+        """Each sentence_final's delay (ms) after its end's audio was sent, and after its speech_end."""
+        sent = sorted(self.sent_at)
+        ends = [
+            (p["current_time_ms"], t)
+            for t, (n, p) in events
+            if n == "transcription" and p["vad_event"] == "speech_end"
+        ]
+        from_audio: list[float] = []
+        from_close: list[float] = []
+        for arrived, (name, payload) in events:
+            if name != "sentence_final":
+                continue
+            end_ms = int(payload["end_ms"])
+            at = bisect.bisect_left(sent, end_ms)
+            if at < len(sent):
+                from_audio.append((arrived - self.sent_at[sent[at]]) * 1000)
+            closed = next((t for heard, t in ends if heard >= end_ms), None)
+            if closed is not None and closed <= arrived:
+                from_close.append((arrived - closed) * 1000)
+        return from_audio, from_close
 
 
 def _out_of_order(transcriptions: list[dict[str, Any]], resumed: bool = False) -> int:
@@ -196,11 +231,14 @@ class UploadFigures:
     error: str = ""
 
 
-def upload(url: str, path: Path, audio_s: float) -> UploadFigures:
-    """POST one file to /api/asr/transcribe and time it."""
+def upload(url: str, path: Path, audio_s: float, words: bool = False) -> UploadFigures:
+    """POST one file to /api/asr/transcribe (with word times if `words`) and time it."""
+    form = {"word_timestamps": "true"} if words else {}
     began = time.monotonic()
     with path.open("rb") as fh:
-        response = requests.post(f"{url}/api/asr/transcribe", files={"file": (path.name, fh)}, timeout=3600)
+        response = requests.post(
+            f"{url}/api/asr/transcribe", files={"file": (path.name, fh)}, data=form, timeout=3600
+        )
     wall = time.monotonic() - began
     body = response.json()
     return UploadFigures(

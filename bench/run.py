@@ -102,6 +102,27 @@ def direct_baseline(dirs: dict[str, Path], speech: SpeechSource, plan: Plan, thr
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
+def word_time_baseline(
+    dirs: dict[str, Path], speech: SpeechSource, plan: Plan, threads: int
+) -> dict[str, Any]:
+    """bench/word_times.py in its own process: SenseVoice directly, without and with word times."""
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.word_times",
+            json.dumps({k: str(v) for k, v in dirs.items()}),
+            str(speech.wav(plan.upload_s)),
+            str(threads),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
 def service_runs(
     url_env: dict[str, str], speech: SpeechSource, plan: Plan, n_ref: float, work: Path, log: Any
 ) -> dict[str, Any]:
@@ -129,6 +150,9 @@ def service_runs(
         runs["stress"] = log("stress", scenarios.stress(server, speech, plan.stress_streams, plan.short_s))
         runs["uploads"] = log(
             "uploads", scenarios.uploads(server, speech, plan.upload_s, plan.upload_repeats)
+        )
+        runs["word_time_uploads"] = log(
+            "uploads with word times", scenarios.word_time_uploads(server, speech, plan.upload_s, 2)
         )
         during = max(1, runs["capacity"]["capacity"] // 2)
         runs["live_during_upload"] = log(
@@ -198,6 +222,10 @@ def main() -> None:
         report["direct"] = json.loads(args.direct_from.read_text())["direct"]
     else:
         report["direct"] = log("direct baseline", direct_baseline(dirs, speech, plan, args.threads))
+    if args.direct_from and "word_times" in json.loads(args.direct_from.read_text()):
+        report["word_times"] = json.loads(args.direct_from.read_text())["word_times"]
+    else:
+        report["word_times"] = log("word times, direct", word_time_baseline(dirs, speech, plan, args.threads))
     report["n_ref"] = round((os.cpu_count() or 1) / report["direct"]["live"]["c_direct"], 2)
     out = args.out or ROOT / "bench" / "results" / f"{plan.name}.json"
     _save(report, out)  # after each stage, so a failing run still leaves its figures

@@ -24,6 +24,7 @@ def _streams_summary(figures: list[Any]) -> dict[str, Any]:
     p50, p95 = percentiles(lags, 50, 95)
     finals = [f.final_after_stop_ms for f in ok]
     return {
+        **_sentence_summary(ok),
         "streams": len(figures),
         "lost_ms": sum(max(f.lost_ms, 0) for f in ok),
         "out_of_order": sum(f.out_of_order for f in ok),
@@ -39,6 +40,19 @@ def _streams_summary(figures: list[Any]) -> dict[str, Any]:
     }
 
 
+def _sentence_summary(figures: list[StreamFigures]) -> dict[str, Any]:
+    """sentence_final latencies over every stream: after the end's audio was sent, after its speech_end."""
+    sent = percentiles([x for f in figures for x in f.sentence_lags], 50, 95)
+    closed = percentiles([x for f in figures for x in f.sentence_after_close], 50, 95)
+    return {
+        "sentence_finals": sum(f.sentence_finals for f in figures),
+        "sentence_lag_p50_ms": sent[0],
+        "sentence_lag_p95_ms": sent[1],
+        "sentence_after_close_p50_ms": closed[0],
+        "sentence_after_close_p95_ms": closed[1],
+    }
+
+
 def single_stream(
     server: LiveServer, speech: SpeechSource, seconds: float, frame_ms: int, paced_tail_s: float | None = None
 ) -> dict[str, Any]:
@@ -49,9 +63,11 @@ def single_stream(
     figures = record(server.url, speech.pcm(seconds), frame_ms, paced_tail_s)
     meter.stop()
     out = asdict(figures)
-    out.pop("lags")
+    for series in ("lags", "sentence_lags", "sentence_after_close"):
+        out.pop(series)
     return {
         **out,
+        **_sentence_summary([figures]),
         "server_cpu_s": round(meter.cpu_s, 2),
         "server_cpu_per_audio_s": round(meter.cpu_s / seconds, 4),
         "rss_before_mb": round(rss_before, 1),
@@ -124,6 +140,28 @@ def stress(server: LiveServer, speech: SpeechSource, streams: int, seconds: floa
     for key in ("lag_p50_ms", "lag_p95_ms", "first_partial_ms_median"):
         summary.pop(key)
     return summary
+
+
+def word_time_uploads(
+    server: LiveServer, speech: SpeechSource, seconds: float, rounds: int
+) -> dict[str, Any]:
+    """The same file without and with word_timestamps, alternating; the best of each counts."""
+    path = speech.wav(seconds)
+    upload(server.url, path, seconds, words=True)  # the alignment's first call warms up
+    plain, timed = [], []
+    for _ in range(rounds):
+        plain.append(upload(server.url, path, seconds))
+        timed.append(upload(server.url, path, seconds, words=True))
+    errors = [f.error or str(f.status) for f in [*plain, *timed] if f.status != 200]
+    best, best_words = min(f.rtf for f in plain), min(f.rtf for f in timed)
+    return {
+        "audio_s": seconds,
+        "rounds": rounds,
+        "rtf": best,
+        "rtf_words": best_words,
+        "ratio": round(best_words / best, 3),
+        "errors": errors,
+    }
 
 
 def uploads(server: LiveServer, speech: SpeechSource, seconds: float, repeats: int) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bench.clients import _out_of_order
+from bench.clients import LiveRecording, _out_of_order
 from bench.measure import CpuMeter, cpu_seconds, percentiles, rss_mb
 from bench.targets import evaluate
 
@@ -150,3 +150,44 @@ def test_a_long_recording_adds_its_own_final_latency_target() -> None:
     verdicts = evaluate(report)
     assert len(verdicts) == 11
     assert [v["name"] for v in verdicts if not v["pass"]] == ["final after stop, 1 stream, 30 min (ms)"]
+
+
+def test_word_time_targets_miss_just_past_ten_percent() -> None:
+    report = copy.deepcopy(GOOD)
+    report["word_times"] = {"ratio": 1.10}
+    report["service"]["word_time_uploads"] = {"ratio": 1.09, "errors": []}
+    verdicts = {v["name"]: v["pass"] for v in evaluate(report)}
+    assert len(verdicts) == 12 and all(verdicts.values())
+    report["word_times"]["ratio"] = 1.101
+    report["service"]["word_time_uploads"]["ratio"] = 1.11
+    failing = [v["name"] for v in evaluate(report) if not v["pass"]]
+    assert len(failing) == 2 and all(name.startswith("word times") for name in failing)
+    report["service"]["word_time_uploads"] = {"ratio": 1.0, "errors": ["500"]}
+    assert len([v for v in evaluate(report) if not v["pass"]]) == 2
+
+
+def test_sentence_latencies_are_reported_for_runs_that_had_sentences() -> None:
+    report = copy.deepcopy(GOOD)
+    report["service"]["one_stream_100ms"].update(
+        sentence_finals=4,
+        sentence_lag_p50_ms=900.0,
+        sentence_lag_p95_ms=1400.0,
+        sentence_after_close_p50_ms=150.0,
+        sentence_after_close_p95_ms=300.0,
+    )
+    reported = [v for v in evaluate(report) if v["target"] == "reported"]
+    assert [v["measured"] for v in reported] == ["900.0/1400.0; 150.0/300.0"]
+    assert "1 stream" in reported[0]["name"]
+
+
+def test_sentence_latency_counts_from_the_audio_of_its_end_and_from_its_speech_end() -> None:
+    rec = LiveRecording.__new__(LiveRecording)
+    rec.sent_at = {1000: 10.0, 1100: 10.1, 1200: 10.2}  # audio ms completed -> when sent
+    events = [
+        (10.5, ("transcription", {"vad_event": "speech_end", "current_time_ms": 1200})),
+        (10.8, ("sentence_final", {"end_ms": 1050})),  # its end went out with the 1100 ms frame
+        (11.0, ("sentence_final", {"end_ms": 5000})),  # past the audio sent: no figure
+    ]
+    from_audio, from_close = rec._sentence_latencies(events)
+    assert [round(x) for x in from_audio] == [700]
+    assert [round(x) for x in from_close] == [300]  # no speech_end has been heard past 5000 ms
