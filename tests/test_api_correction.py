@@ -19,7 +19,7 @@ from asr_service.config import Settings
 from asr_service.correction import Corrector
 from asr_service.data_stores import open_stores
 from asr_service.engine import ModelRoles, build_engine
-from asr_service.roles import Span
+from asr_service.roles import Heard, RecognitionOptions, Span
 from asr_service.service import AsrService
 
 from .fakes import FixedDetector, NoSpeechStream, PlainPunctuator, SilentStream
@@ -31,8 +31,8 @@ TEXTS = ["今天讨论星宇的上线。", "the sla is ready."]
 class ScriptedRecognizer:
     """Says the same sentences for every call, in order."""
 
-    def recognize(self, clips: Sequence[np.ndarray], language: str, use_itn: bool) -> list[str]:
-        return TEXTS[: len(clips)]
+    def recognize(self, clips: Sequence[np.ndarray], options: RecognitionOptions) -> list[Heard]:
+        return [Heard(text) for text in TEXTS[: len(clips)]]
 
 
 @pytest.fixture

@@ -22,9 +22,13 @@ from asr_service.events import (
 )
 from asr_service.live_types import SessionState
 from asr_service.pipeline import Sentence
+from asr_service.roles import Word
 
 ROOT = Path(__file__).resolve().parent.parent
-SENTENCES = (Sentence("今天开会。", 1250, 4810), Sentence("Yes, the SLA is ready.", 6290, 8540))
+SENTENCES = (
+    Sentence("今天开会。", 1250, 4810, "zh", "neutral", ("music",)),
+    Sentence("Yes, the SLA is ready.", 6290, 8540, "en", None, (), (Word("Yes", 6290, 6500),)),
+)
 CORRECTION = {"from": "sla", "to": "SLA", "start_ms": 6290, "end_ms": 8540, "rule": "case"}
 WINDOW = {"start_ms": 1250, "end_ms": 8540, "sentences": 2, "status": "ok", "changed": 1, "rejected": 0}
 
@@ -45,7 +49,8 @@ def _final() -> FinalResult:
             RealtimeSegment(1, "yes", 6290, 8540),
         ),
         duration_ms=10020,
-        language="auto",
+        language="zh",
+        language_requested="auto",
     )
 
 
@@ -56,6 +61,7 @@ def _file(**asked: Any) -> FileResult:
         duration_ms=4810,
         filename="meeting.m4a",
         language="zh",
+        language_requested="auto",
         corrections=(CORRECTION,),
         llm_status="off",
         warnings=(MediaWarning("truncated", "ended early"),),
@@ -145,7 +151,8 @@ def test_final_result() -> None:
         ("llm_merged_length", 27),
         ("duration_ms", 10020),
         ("backup_audio_id", "9583743fab87476e84ab9ece3cd80b93"),
-        ("language", "auto"),
+        ("language", "zh"),
+        ("language_requested", "auto"),
     ]
     assert list(final.to_wire()["realtime_segments"][0]) == ["segment", "text", "start_ms", "end_ms"]
 
@@ -159,6 +166,7 @@ def test_file_result_has_the_optional_fields_only_when_asked() -> None:
         ("filename", "meeting.m4a"),
         ("mode", "offline"),
         ("language", "zh"),
+        ("language_requested", "auto"),
         ("corrections", [CORRECTION]),
         ("llm_status", "off"),
         ("warnings", [{"code": "truncated", "message": "ended early"}]),

@@ -19,6 +19,7 @@ from asr_service.live_types import LiveModels, SessionLimits, SessionOptions, Se
 from asr_service.realtime import parse_options
 from asr_service.recording_session import RecordingSession
 from asr_service.results import ResultStore
+from asr_service.roles import Heard, RecognitionOptions
 from asr_service.scheduler import ModelWorker, OnWorker, Priority, StepBatcher
 from asr_service.spool import RecordingStore
 
@@ -36,9 +37,9 @@ class SayingRecognizer:
     def __init__(self) -> None:
         self.count = 0
 
-    def recognize(self, clips: Sequence[np.ndarray], language: str, use_itn: bool) -> list[str]:
+    def recognize(self, clips: Sequence[np.ndarray], options: RecognitionOptions) -> list[Heard]:
         self.count += 1
-        return [f"第{self.count}段讲星宇" for _ in clips]
+        return [Heard(f"第{self.count}段讲星宇") for _ in clips]
 
 
 @pytest.fixture

@@ -15,21 +15,6 @@ from asr_service import model_adapters as adapters
 from asr_service.model_loading import ModelSet
 
 
-@pytest.mark.parametrize(
-    ("raw", "clean"),
-    [
-        ("<|zh|><|NEUTRAL|><|Speech|><|withitn|>今天开会。", "今天开会。"),
-        ("<|en|><|HAPPY|><|Laughter|><|woitn|>Yes. OK. Well, we start.", "Yes. OK. Well, we start."),
-        ("<|en|><|EMO_UNKNOWN|><|BGM|><|withitn|>OK", "OK"),
-        ("<|nospeech|><|Event_UNK|>", ""),
-        ("<|ja|><|NEUTRAL|><|Speech|><|withitn|>Well<|de|>", "Well"),
-        ("", ""),
-    ],
-)
-def test_clean_text_removes_tags_and_emoji_but_no_words(raw: str, clean: str) -> None:
-    assert adapters.clean_text(raw) == clean
-
-
 def test_windowed_position_encoding_is_bit_identical_to_funasr() -> None:
     from funasr.models.transformer.embedding import StreamSinusoidalPositionEncoder
 

@@ -11,6 +11,7 @@ import pytest
 from asr_service.errors import SessionError
 from asr_service.live_types import SessionLimits, SessionOptions, SessionState
 from asr_service.results import ResultStore
+from asr_service.roles import Heard, RecognitionOptions
 from asr_service.scheduler import ModelWorker
 
 from .fakes import EventSink
@@ -51,7 +52,7 @@ def test_limits_and_states(tmp_path: Path, workers: list[ModelWorker]) -> None:
 
 
 class BrokenRecognizer(SlowRecognizer):
-    def recognize(self, clips: Sequence[np.ndarray], language: str, use_itn: bool) -> list[str]:
+    def recognize(self, clips: Sequence[np.ndarray], options: RecognitionOptions) -> list[Heard]:
         raise RuntimeError("second pass crashed")
 
 
