@@ -209,3 +209,15 @@ def test_rest_results_have_exactly_the_openapi_fields() -> None:
     assert set(data["required"]) == set(_file().to_wire())
     final = schemas["FinalResult"]
     assert set(_final().to_wire()) == set(final["properties"]) >= set(final["required"])
+
+
+def test_sentences_have_exactly_the_openapi_fields() -> None:
+    schemas = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))["components"]["schemas"]
+    sentence, word = schemas["Sentence"], schemas["Word"]
+    plain, worded = SENTENCES[0].as_dict(), SENTENCES[1].as_dict()
+    assert set(worded) == set(sentence["properties"]) and set(plain) == set(sentence["required"])
+    assert list(plain) == ["text", "start_ms", "end_ms", "language", "emotion", "events"]
+    assert plain["events"] == ["music"] and worded["emotion"] is None
+    assert worded["words"] == [{"text": "Yes", "start_ms": 6290, "end_ms": 6500}]
+    assert set(worded["words"][0]) == set(word["properties"]) == set(word["required"])
+    assert Sentence.from_wire(worded) == SENTENCES[1] and Sentence.from_wire(plain) == SENTENCES[0]
