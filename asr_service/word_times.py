@@ -16,7 +16,6 @@ Times are then clamped into the sentence and made never to go backwards.
 from __future__ import annotations
 
 import difflib
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -43,9 +42,8 @@ def retime(words: Sequence[Word], text: str, start_ms: int, end_ms: int) -> tupl
     groups = _groups(chars, spaced, sources)
     timed: list[Word] = []
     previous_end = start_ms
-    sizes = Counter(owners)
     for group in groups:
-        begin, finish = _span(words, sizes, [sources[j] for j in group], previous_end)
+        begin, finish = _span(words, [sources[j] for j in group], previous_end)
         begin = min(max(begin, previous_end, start_ms), end_ms)
         finish = min(max(finish, begin), end_ms)
         timed.append(Word("".join(chars[j] for j in group), begin, finish))
@@ -109,15 +107,9 @@ def _groups(chars: list[str], spaced: list[bool], sources: list[_Source]) -> lis
     return groups
 
 
-def _span(
-    words: Sequence[Word], sizes: Counter[int], sources: list[_Source], previous_end: int
-) -> tuple[int, int]:
-    """One new word's (start, end) from its characters' sources; `sizes`: characters per old word."""
-    kept = {s.owner for s in sources if s.owner is not None}
-    if len(kept) == 1 and all(s.owner is not None for s in sources):
-        owner = kept.pop()
-        if len(sources) == sizes[owner]:
-            return words[owner].start_ms, words[owner].end_ms  # the old word, unchanged
+def _span(words: Sequence[Word], sources: list[_Source], previous_end: int) -> tuple[int, int]:
+    """One new word's (start, end): from the first to the last time its characters had (an unchanged
+    word's own), or zero-length at `previous_end` when all of them are inserted."""
     times = [(words[s.owner].start_ms, words[s.owner].end_ms) for s in sources if s.owner is not None]
     times += [(s.start_ms, s.end_ms) for s in sources if s.start_ms is not None and s.end_ms is not None]
     if not times:
