@@ -59,7 +59,9 @@ def test_correct_answer_is_used_and_the_request_carries_everything(llm: FakeLlm)
     prompt = request.prompt
     assert prompt["hotwords"] == ["星御", "备份演练"] and prompt["known_mistakes"] == {"行驶": "星御"}
     assert prompt["first_pass"] == WINDOW.reference
-    assert prompt["sentences"] == [{"start_ms": s.start_ms, "end_ms": s.end_ms, "text": s.text} for s in SENTENCES]
+    assert prompt["sentences"] == [
+        {"start_ms": s.start_ms, "end_ms": s.end_ms, "text": s.text} for s in SENTENCES
+    ]
 
 
 def _char_words(text: str, start_ms: int, step_ms: int) -> tuple[Word, ...]:

@@ -94,7 +94,9 @@ def test_engine_equals_direct_funasr_pipeline(engine: Any, model_set: ModelSet, 
         result = engine.offline.transcribe(audio, RecognitionOptions(language, use_itn))
         expected = _direct_funasr(model_set, audio, language, use_itn)
         assert len(expected) >= 2, "the fixture should give several VAD segments"
-        assert [{"text": s.text, "start_ms": s.start_ms, "end_ms": s.end_ms} for s in result.sentences] == expected
+        assert [
+            {"text": s.text, "start_ms": s.start_ms, "end_ms": s.end_ms} for s in result.sentences
+        ] == expected
         assert all(s.language is not None and s.words is None for s in result.sentences)
 
 
