@@ -345,3 +345,25 @@ def test_a_session_result_as_subtitles(client: FlaskClient, service: AsrService)
     assert response.headers["Content-Disposition"] == f"attachment; filename={session_id}.srt"
     assert client.get(url, headers={"X-Resume-Token": token}).get_json()["data"] == stored
     assert client.get(f"{url}?format=srt", headers={"X-Resume-Token": "other"}).status_code == 401
+
+
+def test_a_stored_result_with_words_gives_subtitles_timed_by_its_words(
+    client: FlaskClient, service: AsrService
+) -> None:
+    session_id, token = "b" * 32, "token-of-the-worded-recording"
+    words = [{"text": c, "start_ms": 200 * i + 200, "end_ms": 200 * i + 400} for i, c in enumerate("第一句")]
+    sentence = {
+        "text": "第一句",
+        "start_ms": 0,
+        "end_ms": 1500,
+        "language": "zh",
+        "emotion": None,
+        "events": [],
+    }
+    service.results.save(
+        session_id, token, {"session_id": session_id, "timestamps": [{**sentence, "words": words}]}
+    )
+    response = client.get(
+        f"/api/asr/sessions/{session_id}/result?format=srt", headers={"X-Resume-Token": token}
+    )
+    assert response.get_data(as_text=True) == "1\n00:00:00,200 --> 00:00:00,800\n第一句\n"
