@@ -123,7 +123,7 @@ def test_with_words_lines_end_between_words_and_cues_take_their_words_times() ->
     done = 0
     for cue in made:
         text = "".join(cue.lines)
-        taken = []
+        taken: list[Word] = []
         while text:
             word = sentence.words[done + len(taken)]
             assert text.startswith(word.text)
