@@ -44,12 +44,7 @@ class Sentence:
     @classmethod
     def from_heard(cls, heard: Heard, span: Span) -> Sentence:
         """The sentence of a clip cut at `span`: word times moved from the clip's to the recording's."""
-        words = None
-        if heard.words is not None:
-            words = tuple(
-                Word(w.text, *(min(span.start_ms + t, span.end_ms) for t in (w.start_ms, w.end_ms)))
-                for w in heard.words
-            )
+        words = None if heard.words is None else tuple(_shifted(w, span) for w in heard.words)
         return cls(heard.text, span.start_ms, span.end_ms, heard.language, heard.emotion, heard.events, words)
 
     @classmethod
@@ -93,6 +88,12 @@ class Sentence:
         if self.words is not None:
             data["words"] = [w.as_dict() for w in self.words]
         return data
+
+
+def _shifted(word: Word, span: Span) -> Word:
+    """A clip-relative word in ms of the recording, kept inside the clip's span."""
+    start, end = (min(span.start_ms + t, span.end_ms) for t in (word.start_ms, word.end_ms))
+    return Word(word.text, start, end)
 
 
 def _int(value: object) -> int:

@@ -11,7 +11,7 @@ import soundfile as sf
 from funasr.utils.postprocess_utils import rich_transcription_postprocess
 
 from asr_service.model_loading import ModelSet
-from asr_service.pipeline import OfflinePipeline, RecognitionOptions
+from asr_service.pipeline import OfflinePipeline, RecognitionOptions, Sentence, spoken_language
 from asr_service.roles import Span
 from asr_service.segments import SAMPLE_RATE
 
@@ -187,3 +187,14 @@ def test_engine_gives_the_same_result_from_the_decoded_file(
         from_file = engine.offline.transcribe(decoded, RecognitionOptions())
     assert from_file == in_memory and in_memory.sentences
     assert list(tmp_path.iterdir()) == []  # the decoded file never had a name
+
+
+def test_the_spoken_language_has_the_most_sentence_time() -> None:
+    assert spoken_language([]) is None
+    assert spoken_language([Sentence("嗯", 0, 5000)]) is None  # no sentence names one
+    mixed = [Sentence("a", 0, 1000, "en"), Sentence("好", 1000, 1600, "zh"), Sentence("b", 2000, 2500, "zh")]
+    assert spoken_language(mixed) == "zh"  # 1100 ms against 1000
+    assert spoken_language([*mixed[:2], Sentence("b", 2000, 2300, "zh")]) == "en"
+    assert (
+        spoken_language([Sentence("a", 0, 500, "ja"), Sentence("b", 500, 1000, "ko")]) == "ja"
+    )  # a tie: first
