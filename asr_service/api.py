@@ -154,6 +154,7 @@ def transcribe() -> tuple[Response, int]:
     options = RecognitionOptions(
         language=_choice("language", SENSEVOICE_LANGUAGES, config.default_language),
         use_itn=_flag("use_itn", config.use_itn),
+        word_timestamps=_flag("word_timestamps", False, query=True),
     )
     try:
         hotwords = parse_extra_hotwords(request.form.get("hotwords"), "field 'hotwords'")
@@ -164,7 +165,8 @@ def transcribe() -> tuple[Response, int]:
         upload.stream,
         display_name(upload.filename),
         options,
-        _flag("generate_timestamps", True) or output != "json",  # text and subtitles need the sentences
+        # text and subtitles need the sentences, and words come in them
+        _flag("generate_timestamps", True) or output != "json" or options.word_timestamps,
         hotwords=hotwords,
         llm_correct=_flag("llm_correct", False),
     )
@@ -259,13 +261,16 @@ def session_result(session_id: str) -> tuple[Response, int]:
     output = _output_format(request.args.get("format"))
     if output != "json":
         timed = result.get("timestamps") or []
-        sentences = [Sentence(str(t["text"]), int(t["start_ms"]), int(t["end_ms"])) for t in timed]
+        sentences = [Sentence.from_wire(t) for t in timed]
         return _as_text(sentences, output, session_id), 200
     return jsonify({"success": True, "data": result}), 200
 
 
-def _flag(name: str, default: bool) -> bool:
+def _flag(name: str, default: bool, query: bool = False) -> bool:
+    """A true/false form field; with `query`, the URL's query parameter when the form has none."""
     raw = request.form.get(name)
+    if raw is None and query:
+        raw = request.args.get(name)
     if raw is None or raw.strip() == "":
         return default
     low = raw.strip().lower()

@@ -125,7 +125,7 @@ class TextCorrection:
         vocabulary = self._owner.vocabulary(self._extra)
         for index, sentence in enumerate(sentences):
             text, replacements = self._owner.replacer.apply(sentence.text, vocabulary)
-            fixed = Sentence(text, sentence.start_ms, sentence.end_ms)
+            fixed = sentence.with_text(text)
             self._replaced.append(fixed)
             self._corrections += [
                 {

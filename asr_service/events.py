@@ -148,7 +148,8 @@ class FinalResult:
     llm_windows: tuple[dict[str, Any], ...]
     realtime_segments: tuple[RealtimeSegment, ...]
     duration_ms: int
-    language: str
+    language: str | None  # spoken most (pipeline.spoken_language); None when no sentence names one
+    language_requested: str  # the session's language option
 
     def to_wire(self) -> dict[str, Any]:
         """The event's payload, with the texts' lengths; the backup audio has the session's id."""
@@ -169,6 +170,7 @@ class FinalResult:
             "duration_ms": self.duration_ms,
             "backup_audio_id": self.session_id,
             "language": self.language,
+            "language_requested": self.language_requested,
         }
 
 
@@ -193,7 +195,8 @@ class FileResult:
     model: str
     duration_ms: int
     filename: str
-    language: str
+    language: str | None  # spoken most (pipeline.spoken_language); None when no sentence names one
+    language_requested: str  # the request's `language` field
     corrections: tuple[dict[str, Any], ...]
     llm_status: str
     warnings: tuple[MediaWarning, ...]
@@ -211,6 +214,7 @@ class FileResult:
             "filename": self.filename,
             "mode": self.mode,
             "language": self.language,
+            "language_requested": self.language_requested,
             "corrections": list(self.corrections),
             "llm_status": self.llm_status,
             "warnings": [w.as_dict() for w in self.warnings],

@@ -30,6 +30,7 @@ class SessionOptions:
     use_itn: bool = True
     hotwords: tuple[str, ...] = ()
     llm_correct: bool = False
+    word_timestamps: bool = False
 
 
 @dataclass(frozen=True)

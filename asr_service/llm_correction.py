@@ -92,7 +92,7 @@ def build_messages(window: Window) -> list[dict[str, str]]:
         "hotwords": list(window.hotwords),
         "known_mistakes": dict(window.known_mistakes),
         "first_pass": window.reference,
-        "sentences": [s.as_dict() for s in window.sentences],
+        "sentences": [{"start_ms": s.start_ms, "end_ms": s.end_ms, "text": s.text} for s in window.sentences],
     }
     return [
         {"role": "system", "content": SYSTEM_PROMPT},
@@ -155,7 +155,7 @@ def validate(window: Window, items: list[Any], max_edit_ratio: float) -> WindowO
             corrected.append(original)
             continue
         changed += text != original.text
-        corrected.append(Sentence(text, original.start_ms, original.end_ms))
+        corrected.append(original.with_text(text))
     return WindowOutcome(tuple(corrected), "ok", "", changed, rejected)
 
 

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
 from funasr.models.transformer.embedding import StreamSinusoidalPositionEncoder
-from funasr.utils.postprocess_utils import rich_transcription_postprocess
 
 from .audio_units import ms_to_samples, samples_to_ms
 from .paraformer_batch import BatchedParaformer
-from .roles import Span, StreamStep
+from .roles import Heard, RecognitionOptions, Span, StreamStep
+from .sensevoice_output import heard
 from .vad_spans import SpanCollector
 
 log = logging.getLogger(__name__)
@@ -22,18 +21,6 @@ log = logging.getLogger(__name__)
 # Files are run through VAD in 60 s chunks: memory stays flat on hours-long files, and a file
 # shorter than a chunk gets exactly the segments of one whole-file call.
 _VAD_CHUNK_MS = 60_000
-# What rich_transcription_postprocess turns event/emotion tags into; none of it is speech.
-_EMOJI = re.compile("[\U0001f300-\U0001faff\u2600-\u27bf\u2753\u2b50\ufe0f]")
-_LEFTOVER_TAG = re.compile(r"<\|[^|<>]{1,40}\|>")
-_SPACES = re.compile(r"\s{2,}")
-
-
-def clean_text(raw: str) -> str:
-    """SenseVoice output to plain text: tags and the emoji FunASR maps them to removed."""
-    text = rich_transcription_postprocess(raw) if raw else ""
-    text = _LEFTOVER_TAG.sub("", text)
-    text = _EMOJI.sub("", text)
-    return _SPACES.sub(" ", text).strip()
 
 
 class FunasrVad:
@@ -185,16 +172,21 @@ class SenseVoiceRecognizer:
         self._model = model
         self._batch_size = batch_size
 
-    def recognize(self, clips: Sequence[np.ndarray], language: str, use_itn: bool) -> list[str]:
-        """Clean text for each clip, in order."""
+    def recognize(self, clips: Sequence[np.ndarray], options: RecognitionOptions) -> list[Heard]:
+        """See SpeechRecognizer.recognize; word times come from FunASR's CTC alignment when asked."""
         if not clips:
             return []
+        extra = {"output_timestamp": True} if options.word_timestamps else {}
         results = self._model.generate(
             input=list(clips),
-            language=language,
-            use_itn=use_itn,
+            language=options.language,
+            use_itn=options.use_itn,
             batch_size=self._batch_size,
+            **extra,
         )
         if len(results) != len(clips):
             raise RuntimeError(f"SenseVoice returned {len(results)} results for {len(clips)} clips")
-        return [clean_text(str(r.get("text", ""))) for r in results]
+        return [
+            heard(r, samples_to_ms(len(clip)), options.word_timestamps)
+            for r, clip in zip(results, clips, strict=True)
+        ]

@@ -24,6 +24,7 @@ from .audio_units import SAMPLE_RATE, ms_to_samples
 from .config import Settings
 from .model_adapters import FunasrVad, SenseVoiceRecognizer
 from .model_specs import MODEL_SPECS, ModelSpec
+from .roles import RecognitionOptions
 
 log = logging.getLogger(__name__)
 
@@ -312,7 +313,7 @@ def warm_up(models: ModelSet) -> None:
     if "vad" in models.loaded:
         FunasrVad(models.loaded["vad"].model).detect(noise)
     if "offline" in models.loaded:
-        SenseVoiceRecognizer(models.loaded["offline"].model).recognize([noise], "auto", True)
+        SenseVoiceRecognizer(models.loaded["offline"].model).recognize([noise], RecognitionOptions())
     if "streaming" in models.loaded:
         models.loaded["streaming"].model.generate(
             input=noise[: ms_to_samples(600)],  # one 600 ms chunk

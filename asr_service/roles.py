@@ -30,11 +30,44 @@ class SpeechDetector(Protocol):
         ...
 
 
-class SpeechRecognizer(Protocol):
-    """Turns speech clips into clean text (offline ASR)."""
+@dataclass(frozen=True)
+class RecognitionOptions:
+    """Per-request choices for the offline model."""
 
-    def recognize(self, clips: Sequence[np.ndarray], language: str, use_itn: bool) -> list[str]:
-        """One clean text per clip (tags and emoji removed), in order."""
+    language: str = "auto"  # a hint: auto, zh, en, yue, ja, ko
+    use_itn: bool = True
+    word_timestamps: bool = False
+
+
+@dataclass(frozen=True)
+class Word:
+    """One recognised word with its time: a CJK character, a Latin word or a punctuation mark."""
+
+    text: str
+    start_ms: int
+    end_ms: int
+
+    def as_dict(self) -> dict[str, object]:
+        """The wire form, an entry of a sentence's `words`."""
+        return {"text": self.text, "start_ms": self.start_ms, "end_ms": self.end_ms}
+
+
+@dataclass(frozen=True)
+class Heard:
+    """What the offline model heard in one clip: clean text, and what it tells about the audio."""
+
+    text: str
+    language: str | None = None  # zh, en, yue, ja, ko; None when the model names none
+    emotion: str | None = None  # happy, sad, angry, neutral, fearful, disgusted, surprised
+    events: tuple[str, ...] = ()  # music, applause, laughter, crying, sneeze, breath, cough
+    words: tuple[Word, ...] | None = None  # clip-relative ms; None unless word_timestamps was asked
+
+
+class SpeechRecognizer(Protocol):
+    """Turns speech clips into clean text, with language, emotion, events and maybe word times."""
+
+    def recognize(self, clips: Sequence[np.ndarray], options: RecognitionOptions) -> list[Heard]:
+        """One Heard per clip, in order; its text has tags and emoji removed."""
         ...
 
 

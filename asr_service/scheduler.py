@@ -19,6 +19,8 @@ import numpy as np
 from . import metrics
 from .roles import (
     BatchStreamingRecognizer,
+    Heard,
+    RecognitionOptions,
     Span,
     SpeechDetector,
     SpeechRecognizer,
@@ -119,9 +121,9 @@ class ScheduledRecognizer:
     def __init__(self, inner: SpeechRecognizer, worker: ModelWorker, priority: Priority) -> None:
         self._inner, self._worker, self._priority = inner, worker, priority
 
-    def recognize(self, clips: Sequence[np.ndarray], language: str, use_itn: bool) -> list[str]:
+    def recognize(self, clips: Sequence[np.ndarray], options: RecognitionOptions) -> list[Heard]:
         """See SpeechRecognizer.recognize."""
-        return self._worker.call(lambda: self._inner.recognize(clips, language, use_itn), self._priority)
+        return self._worker.call(lambda: self._inner.recognize(clips, options), self._priority)
 
 
 class OnWorker(Generic[M]):

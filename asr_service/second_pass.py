@@ -17,8 +17,8 @@ from .correction import CorrectedText
 from .events import FinalResult, RealtimeSegment
 from .first_pass import LiveSegment, LiveTranscript
 from .live_types import SessionOptions
-from .pipeline import Sentence
-from .roles import Span, SpeechRecognizer
+from .pipeline import Sentence, spoken_language
+from .roles import Heard, RecognitionOptions, Span, SpeechRecognizer
 from .scheduler import OnWorker
 from .segments import join_texts, split_long_spans
 
@@ -47,7 +47,7 @@ class _Recognition:
     """A segment's pieces (each at most max_sentence_ms) and the offline model's texts for them."""
 
     pieces: list[Span] = field(default_factory=list)
-    future: Future[list[str]] | None = None
+    future: Future[list[Heard]] | None = None
 
 
 class SecondPass:
@@ -96,14 +96,15 @@ class SecondPass:
         clips = [
             audio[ms_to_samples(p.start_ms - start_ms) : ms_to_samples(p.end_ms - start_ms)] for p in pieces
         ]
-        language, use_itn = self._options.language, self._options.use_itn
+        asked = self._options
+        options = RecognitionOptions(asked.language, asked.use_itn, asked.word_timestamps)
         queued = time.monotonic()
-        future = self._offline.submit(lambda m: m.recognize(clips, language, use_itn))
+        future = self._offline.submit(lambda m: m.recognize(clips, options))
         if self._hooks is not None:
             on_recognised = self._hooks.on_recognised
             future.add_done_callback(lambda _f: on_recognised())
 
-        def observe(done: Future[list[str]]) -> None:
+        def observe(done: Future[list[Heard]]) -> None:
             if not done.cancelled():
                 metrics.observe_stage("second_pass", time.monotonic() - queued)
 
@@ -145,14 +146,14 @@ class SecondPass:
     def sentences(self, segment: LiveSegment) -> tuple[list[Sentence], list[str]]:
         """A recognised segment's non-empty sentences, each with the share of first-pass text of its time."""
         job = self._job(segment)
-        texts = job.future.result() if job.future is not None else []
+        heard = job.future.result() if job.future is not None else []
         span = max(segment.end_ms - segment.start_ms, 1)
         first_pass = segment.text
         sentences: list[Sentence] = []
         references: list[str] = []
-        for piece, text in zip(job.pieces, texts, strict=True):
-            if text:
-                sentences.append(Sentence(text, piece.start_ms, piece.end_ms))
+        for piece, clip in zip(job.pieces, heard, strict=True):
+            if clip.text:
+                sentences.append(Sentence.from_heard(clip, piece))
                 lo = len(first_pass) * (piece.start_ms - segment.start_ms) // span
                 hi = len(first_pass) * (piece.end_ms - segment.start_ms) // span
                 references.append(first_pass[lo:hi] if len(job.pieces) > 1 else first_pass)
@@ -181,5 +182,6 @@ def final_result(
             RealtimeSegment(s.index, s.text, s.start_ms, s.end_ms) for s in transcript.segments
         ),
         duration_ms=duration_ms,
-        language=language,
+        language=spoken_language(corrected.sentences),
+        language_requested=language,
     )

@@ -21,7 +21,7 @@ from .engine import Engine, load_engine
 from .errors import EmptyUpload, NotReady, ServiceError
 from .events import FileResult
 from .handoff import SharedData
-from .pipeline import ProgressFn, RecognitionOptions
+from .pipeline import ProgressFn, RecognitionOptions, spoken_language
 from .segments import join_texts
 from .upload_slots import UploadSlots
 
@@ -187,7 +187,8 @@ class AsrService:
             model=engine.offline_model_name,
             duration_ms=transcript.duration_ms,
             filename=request.filename,
-            language=request.options.language,
+            language=spoken_language(corrected.sentences),
+            language_requested=request.options.language,
             corrections=tuple(corrected.corrections),
             llm_status=corrected.llm_status,
             warnings=info.warnings,

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .pipeline import Sentence
+from .roles import Word
 
 FORMATS = ("json", "txt", "srt", "vtt")
 MAX_LINE_WIDTH = 42  # display columns per line: 42 Latin characters or 21 Chinese ones
@@ -28,9 +29,10 @@ def width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
-def _cut(text: str, limit: int) -> int:
+def _cut(text: str, limit: int, allowed: set[int] | None = None) -> int:
     """Where to end the first piece of `text` within `limit` columns: after punctuation or a space
-    in its second half if there is one, else at the limit."""
+    in its second half if there is one, else at the limit. With `allowed`, only at those positions
+    (word boundaries), unless no boundary fits (one word wider than the limit)."""
     end, used = 0, 0
     while end < len(text) and used + width(text[end]) <= limit:
         used += width(text[end])
@@ -38,26 +40,49 @@ def _cut(text: str, limit: int) -> int:
     if end >= len(text):
         return len(text)
     for stop in range(end, max(end // 2, 1) - 1, -1):
+        if allowed is not None and stop not in allowed:
+            continue
         if text[stop - 1] in _BREAKS or text[stop - 1].isspace() or text[stop].isspace():
             return stop
-    return max(end, 1)
+    fitting = [stop for stop in allowed or () if 0 < stop <= end]
+    return max(fitting) if fitting else max(end, 1)
 
 
-def _pieces(text: str, limit: int) -> list[str]:
-    """`text` in pieces of at most `limit` columns, cut where _cut says, spaces at the cuts dropped."""
-    pieces: list[str] = []
-    rest = text.strip()
-    while rest:
-        end = _cut(rest, limit)
-        pieces.append(rest[:end].strip())
-        rest = rest[end:].strip()
-    return [p for p in pieces if p]
+def _line_spans(text: str, limit: int, allowed: set[int] | None = None) -> list[tuple[int, int]]:
+    """`text` in lines of at most `limit` columns, cut where _cut says, as (start, end) character
+    positions with the spaces at the cuts left out."""
+    spans: list[tuple[int, int]] = []
+    start = len(text) - len(text.lstrip())
+    while start < len(text):
+        cuts = None if allowed is None else {c - start for c in allowed if c > start}
+        end = start + _cut(text[start:], limit, cuts)
+        spans.append((start, start + len(text[start:end].rstrip())))
+        start = end + len(text[end:]) - len(text[end:].lstrip())
+    return spans
+
+
+def _word_spans(sentence: Sentence) -> list[tuple[int, int, Word]] | None:
+    """Each word's (start, end) position in the text, or None without words or when they do not spell it."""
+    if not sentence.words:
+        return None
+    text, at, spans = sentence.text, 0, []
+    for word in sentence.words:
+        found = text.find(word.text, at)
+        if found < 0 or text[at:found].strip():
+            return None
+        spans.append((found, found + len(word.text), word))
+        at = found + len(word.text)
+    return spans if not text[at:].strip() else None
 
 
 def sentence_cues(sentence: Sentence) -> list[Cue]:
-    """A sentence as lines of at most MAX_LINE_WIDTH columns, MAX_LINES to a cue; each cue gets the
-    share of the sentence's time that its characters have, so cues follow without gaps or overlaps."""
-    lines = _pieces(sentence.text, MAX_LINE_WIDTH)
+    """A sentence as lines of at most MAX_LINE_WIDTH columns, MAX_LINES to a cue. With words, lines end
+    between words and each cue lasts from its first word's start to its last word's end; else each
+    cue gets the share of the sentence's time that its characters have, without gaps or overlaps."""
+    words = _word_spans(sentence)
+    if words is not None:
+        return _word_cues(sentence.text, words)
+    lines = [sentence.text[a:b] for a, b in _line_spans(sentence.text, MAX_LINE_WIDTH)]
     groups = [tuple(lines[i : i + MAX_LINES]) for i in range(0, len(lines), MAX_LINES)]
     total = sum(len(line) for line in lines) or 1
     span = max(sentence.end_ms - sentence.start_ms, 0)
@@ -69,6 +94,20 @@ def sentence_cues(sentence: Sentence) -> list[Cue]:
         cues.append(Cue(start, end, group))
         start = end
     return cues
+
+
+def _word_cues(text: str, words: list[tuple[int, int, Word]]) -> list[Cue]:
+    """Cues cut at word boundaries, timed by the words in them; never overlapping."""
+    bounds = {edge for start, end, _ in words for edge in (start, end)}
+    spans = _line_spans(text, MAX_LINE_WIDTH, bounds)
+    made: list[Cue] = []
+    for first in range(0, len(spans), MAX_LINES):
+        group = spans[first : first + MAX_LINES]
+        lo, hi = group[0][0], group[-1][1]
+        inside = [w for start, end, w in words if start < hi and end > lo]
+        begin = max(inside[0].start_ms, made[-1].end_ms if made else 0)
+        made.append(Cue(begin, max(inside[-1].end_ms, begin), tuple(text[a:b] for a, b in group)))
+    return made
 
 
 def cues(sentences: Sequence[Sentence]) -> list[Cue]:

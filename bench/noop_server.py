@@ -21,7 +21,7 @@ from asr_service.config import Settings
 from asr_service.data_stores import open_stores
 from asr_service.engine import Engine, ModelRoles, build_engine
 from asr_service.logs import configure_logging
-from asr_service.roles import Span
+from asr_service.roles import Heard, RecognitionOptions, Span
 from asr_service.service import AsrService
 
 
@@ -40,9 +40,9 @@ class NoSpeech:
 class NoWords:
     """Recognisers and punctuator that return no text."""
 
-    def recognize(self, clips: Sequence[np.ndarray], language: str, use_itn: bool) -> list[str]:
+    def recognize(self, clips: Sequence[np.ndarray], options: RecognitionOptions) -> list[Heard]:
         """One empty text per clip."""
-        return ["" for _ in clips]
+        return [Heard("") for _ in clips]
 
     def step(self, chunk: np.ndarray, cache: dict[str, object], is_final: bool) -> str:
         """No text for the chunk."""

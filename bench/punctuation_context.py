@@ -43,6 +43,7 @@ from asr_service.events import FinalResult, LiveEvent, TranscriptionEvent  # noq
 from asr_service.live_types import LiveModels, SessionLimits, SessionOptions  # noqa: E402
 from asr_service.recording_session import RecordingSession  # noqa: E402
 from asr_service.results import ResultStore  # noqa: E402
+from asr_service.roles import Heard, RecognitionOptions  # noqa: E402
 from asr_service.scheduler import ModelWorker, OnWorker, Priority, StepBatcher  # noqa: E402
 from asr_service.spool import RecordingStore  # noqa: E402
 
@@ -67,8 +68,8 @@ class AllSpeech:
 
 
 class Nothing:
-    def recognize(self, clips: Any, language: str, use_itn: bool) -> list[str]:
-        return ["" for _ in clips]
+    def recognize(self, clips: Any, options: RecognitionOptions) -> list[Heard]:
+        return [Heard("") for _ in clips]
 
 
 def _never_ending(automodel: Any) -> None:

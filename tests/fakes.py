@@ -17,7 +17,7 @@ from asr_service.live_types import LiveModels, SessionLimits
 from asr_service.recording_session import RecordingSession
 from asr_service.registry import SessionRegistry
 from asr_service.results import ResultStore
-from asr_service.roles import Span
+from asr_service.roles import Heard, RecognitionOptions, Span
 from asr_service.scheduler import ModelWorker, OnWorker, Priority, StepBatcher
 from asr_service.segments import SAMPLE_RATE
 from asr_service.spool import RecordingStore
@@ -41,16 +41,16 @@ class LengthRecognizer:
         self.calls: list[int] = []
         self.silent_below_ms = silent_below_ms
 
-    def recognize(self, clips: Sequence[np.ndarray], language: str, use_itn: bool) -> list[str]:
+    def recognize(self, clips: Sequence[np.ndarray], options: RecognitionOptions) -> list[Heard]:
         self.calls.append(len(clips))
         lengths = [len(c) * 1000 // SAMPLE_RATE for c in clips]
-        return ["" if ms < self.silent_below_ms else f"clip{ms}" for ms in lengths]
+        return [Heard("" if ms < self.silent_below_ms else f"clip{ms}") for ms in lengths]
 
 
 class ExplodingRecognizer:
     """Fails like a crashing model."""
 
-    def recognize(self, clips: Sequence[np.ndarray], language: str, use_itn: bool) -> list[str]:
+    def recognize(self, clips: Sequence[np.ndarray], options: RecognitionOptions) -> list[Heard]:
         raise RuntimeError("model crashed")
 
 

@@ -12,6 +12,7 @@ import numpy as np
 from asr_service.live_types import LiveModels, SessionLimits, SessionOptions
 from asr_service.recording_session import RecordingSession
 from asr_service.results import ResultStore
+from asr_service.roles import Heard, RecognitionOptions
 from asr_service.scheduler import ModelWorker, OnWorker, Priority, StepBatcher
 from asr_service.spool import RecordingStore
 
@@ -61,10 +62,10 @@ class SlowRecognizer:
         self.calls = 0
         self.called = threading.Event()
 
-    def recognize(self, clips: Sequence[np.ndarray], language: str, use_itn: bool) -> list[str]:
+    def recognize(self, clips: Sequence[np.ndarray], options: RecognitionOptions) -> list[Heard]:
         self.calls += 1
         self.called.set()
-        return [f"s{len(c) * 1000 // RATE}" for c in clips]
+        return [Heard(f"s{len(c) * 1000 // RATE}") for c in clips]
 
 
 def live_models(

@@ -59,7 +59,7 @@ def test_transcribe_returns_text_and_sentence_timestamps(client: FlaskClient, sp
     assert len(data["timestamps"]) >= 2
     end = 0
     for sentence in data["timestamps"]:
-        assert set(sentence) == {"text", "start_ms", "end_ms"}
+        assert set(sentence) == {"text", "start_ms", "end_ms", "language", "emotion", "events"}
         assert end <= sentence["start_ms"] < sentence["end_ms"] <= data["duration_ms"]
         end = sentence["end_ms"]
 
@@ -72,8 +72,41 @@ def test_timestamps_can_be_left_out(client: FlaskClient, speech_wav: Path) -> No
 def test_language_and_itn_options_reach_the_model(client: FlaskClient, speech_wav: Path) -> None:
     auto = _upload(client, speech_wav.read_bytes()).get_json()["data"]
     english = _upload(client, speech_wav.read_bytes(), language="en", use_itn="0").get_json()["data"]
-    assert english["language"] == "en"
+    assert (english["language_requested"], auto["language_requested"]) == ("en", "auto")
+    assert english["language"] == "en"  # the hint becomes the language tag SenseVoice emits
     assert auto["text"] != english["text"]  # the tiny model's output depends on both prompts
+
+
+def _check_words(data: dict[str, Any]) -> None:
+    """Every sentence has words, inside it and in order, that spell its text."""
+    assert len(data["timestamps"]) >= 2
+    for sentence in data["timestamps"]:
+        assert set(sentence) == {"text", "start_ms", "end_ms", "language", "emotion", "events", "words"}
+        assert sentence["words"], sentence
+        previous = sentence["start_ms"]
+        for word in sentence["words"]:
+            assert set(word) == {"text", "start_ms", "end_ms"} and word["text"].strip() == word["text"] != ""
+            assert previous <= word["start_ms"] <= word["end_ms"] <= sentence["end_ms"], (sentence, word)
+            previous = word["end_ms"]
+        assert "".join(w["text"] for w in sentence["words"]) == sentence["text"].replace(" ", "")
+
+
+def test_word_timestamps_give_each_sentence_its_timed_words(client: FlaskClient, speech_wav: Path) -> None:
+    asked = _upload(client, speech_wav.read_bytes(), word_timestamps="true", generate_timestamps="false")
+    data = asked.get_json()["data"]
+    _check_words(data)  # word times imply the sentences
+    languages = {s["language"] for s in data["timestamps"]}
+    assert data["language"] in languages and data["language_requested"] == "auto"
+    assert all(s["emotion"] is None or s["emotion"].islower() for s in data["timestamps"])
+    plain = _upload(client, speech_wav.read_bytes()).get_json()["data"]
+    assert [s["text"] for s in plain["timestamps"]] == [s["text"] for s in data["timestamps"]]
+    by_query = client.post(
+        "/api/asr/transcribe?word_timestamps=1",
+        data={"file": (io.BytesIO(speech_wav.read_bytes()), "speech.wav")},
+        content_type="multipart/form-data",
+    )
+    assert by_query.get_json()["data"] == data
+    _assert_error(_upload(client, speech_wav.read_bytes(), word_timestamps="maybe"), 400, "bad_request")
 
 
 def test_silence_is_empty_text_not_an_error(client: FlaskClient, tmp_path: Path) -> None:
@@ -84,6 +117,7 @@ def test_silence_is_empty_text_not_an_error(client: FlaskClient, tmp_path: Path)
     data = _upload(client, path.read_bytes(), "silence.wav").get_json()["data"]
     assert data["text"] == "" and data["timestamps"] == [] and data["length"] == 0
     assert data["duration_ms"] == 4000
+    assert (data["language"], data["language_requested"]) == (None, "auto")  # no sentence names one
 
 
 def test_models_and_formats_describe_the_service(client: FlaskClient) -> None:
@@ -311,3 +345,25 @@ def test_a_session_result_as_subtitles(client: FlaskClient, service: AsrService)
     assert response.headers["Content-Disposition"] == f"attachment; filename={session_id}.srt"
     assert client.get(url, headers={"X-Resume-Token": token}).get_json()["data"] == stored
     assert client.get(f"{url}?format=srt", headers={"X-Resume-Token": "other"}).status_code == 401
+
+
+def test_a_stored_result_with_words_gives_subtitles_timed_by_its_words(
+    client: FlaskClient, service: AsrService
+) -> None:
+    session_id, token = "b" * 32, "token-of-the-worded-recording"
+    words = [{"text": c, "start_ms": 200 * i + 200, "end_ms": 200 * i + 400} for i, c in enumerate("第一句")]
+    sentence = {
+        "text": "第一句",
+        "start_ms": 0,
+        "end_ms": 1500,
+        "language": "zh",
+        "emotion": None,
+        "events": [],
+    }
+    service.results.save(
+        session_id, token, {"session_id": session_id, "timestamps": [{**sentence, "words": words}]}
+    )
+    response = client.get(
+        f"/api/asr/sessions/{session_id}/result?format=srt", headers={"X-Resume-Token": token}
+    )
+    assert response.get_data(as_text=True) == "1\n00:00:00,200 --> 00:00:00,800\n第一句\n"

@@ -19,7 +19,7 @@ from asr_service.config import Settings
 from asr_service.correction import Corrector
 from asr_service.data_stores import open_stores
 from asr_service.engine import ModelRoles, build_engine
-from asr_service.roles import Span
+from asr_service.roles import Heard, RecognitionOptions, Span, Word
 from asr_service.service import AsrService
 
 from .fakes import FixedDetector, NoSpeechStream, PlainPunctuator, SilentStream
@@ -28,11 +28,27 @@ from .llm_server import FakeLlm, Reply, rewrite
 TEXTS = ["今天讨论星宇的上线。", "the sla is ready."]
 
 
-class ScriptedRecognizer:
-    """Says the same sentences for every call, in order."""
+LANGUAGES = ["zh", "en"]
+WORDS = [
+    tuple(Word(c, 200 * i, 200 * i + 200) for i, c in enumerate(TEXTS[0])),
+    (
+        Word("the", 0, 300),
+        Word("sla", 400, 800),
+        Word("is", 900, 1100),
+        Word("ready", 1200, 1800),
+        Word(".", 1800, 2000),
+    ),
+]
 
-    def recognize(self, clips: Sequence[np.ndarray], language: str, use_itn: bool) -> list[str]:
-        return TEXTS[: len(clips)]
+
+class ScriptedRecognizer:
+    """Says the same sentences for every call, in order, with word times when asked."""
+
+    def recognize(self, clips: Sequence[np.ndarray], options: RecognitionOptions) -> list[Heard]:
+        return [
+            Heard(text, language, None, (), words if options.word_timestamps else None)
+            for text, language, words in zip(TEXTS[: len(clips)], LANGUAGES, WORDS, strict=False)
+        ]
 
 
 @pytest.fixture
@@ -154,13 +170,34 @@ def test_llm_correct_gives_corrected_text_and_timestamps(
     data = _transcribe(llm_client, wav, hotwords="星御", llm_correct="true").get_json()["data"]
     assert data["llm_status"] == "ok"
     assert data["text"] == "今天讨论星御的发布。the sla is ready."
-    assert data["timestamps"][0] == {"text": "今天讨论星御的发布。", "start_ms": 500, "end_ms": 2500}
+    heard: dict[str, Any] = {"language": "zh", "emotion": None, "events": []}
+    assert data["timestamps"][0] == {"text": "今天讨论星御的发布。", "start_ms": 500, "end_ms": 2500, **heard}
+    assert (data["language"], data["language_requested"]) == ("zh", "auto")  # zh and en tie: the first
     assert data["llm_windows"] == [
         {"start_ms": 500, "end_ms": 5000, "sentences": 2, "status": "ok", "changed": 1, "rejected": 0}
     ]
     [request] = llm.requests
     assert request.prompt["hotwords"] == ["DAC", "星御"]
     assert request.prompt["sentences"][0]["text"] == "今天讨论星御的上线。"  # hotwords applied first
+
+
+def test_hotword_and_llm_edits_keep_the_word_times(llm_client: FlaskClient, llm: FakeLlm, wav: bytes) -> None:
+    asked = _transcribe(llm_client, wav, hotwords="星御,SLA", llm_correct="true", word_timestamps="true")
+    data = asked.get_json()["data"]
+    assert data["text"] == "今天讨论星御的发布。the SLA is ready."
+    chinese, english = (
+        [(w["text"], w["start_ms"], w["end_ms"]) for w in s["words"]] for s in data["timestamps"]
+    )
+    # 星宇 -> 星御 (hotword), 上线 -> 发布 (LLM): each replaced character keeps its 200 ms
+    assert chinese == [(c, 500 + 200 * i, 700 + 200 * i) for i, c in enumerate("今天讨论星御的发布。")]
+    assert english == [
+        ("the", 3000, 3300),
+        ("SLA", 3400, 3800),
+        ("is", 3900, 4100),
+        ("ready", 4200, 4800),
+        (".", 4800, 5000),
+    ]
+    assert all(set(s) == {"text", "start_ms", "end_ms"} for s in llm.requests[0].prompt["sentences"])
 
 
 def test_llm_is_not_called_unless_asked(llm_client: FlaskClient, llm: FakeLlm, wav: bytes) -> None:

@@ -11,6 +11,7 @@ import pytest
 from asr_service.config import Settings
 from asr_service.correction import Corrector
 from asr_service.pipeline import Sentence
+from asr_service.roles import Word
 
 from .llm_server import FakeLlm, Reply, rewrite
 
@@ -113,3 +114,50 @@ def test_windows_start_as_sentences_arrive(tmp_path: Path, llm: FakeLlm) -> None
     result = job.finish()
     assert len(llm.wait_for_requests(2)) == 2
     assert result.llm_status == "ok" and len(result.llm_windows) == 2
+
+
+def test_hotword_replacement_keeps_what_was_heard_and_the_replaced_words_spans(tmp_path: Path) -> None:
+    hotwords = tmp_path / "hotwords.json"
+    hotwords.write_text(
+        json.dumps({"hotwords": ["DAC"], "corrections": {"星宇": "星纪元"}}), encoding="utf-8"
+    )
+    corrector = Corrector.from_settings(Settings.from_env({"HOTWORDS_FILE": str(hotwords)}))
+    chinese = Sentence(
+        "讲星宇。",
+        1000,
+        1400,
+        "zh",
+        "neutral",
+        (),
+        tuple(Word(c, 1000 + i * 100, 1100 + i * 100) for i, c in enumerate("讲星宇。")),
+    )
+    latin = Sentence(
+        "the dac is up",
+        2000,
+        3000,
+        "en",
+        "happy",
+        ("applause",),
+        (Word("the", 2000, 2200), Word("dac", 2300, 2700), Word("is", 2700, 2800), Word("up", 2800, 2990)),
+    )
+    result = corrector.correct([chinese, latin])
+    assert [s.text for s in result.sentences] == ["讲星纪元。", "the DAC is up"]
+    assert [(s.language, s.emotion, s.events) for s in result.sentences] == [
+        ("zh", "neutral", ()),
+        ("en", "happy", ("applause",)),
+    ]
+    first, second = (s.words or () for s in result.sentences)
+    # 星宇 (1100-1300) became 星纪元: the stretch 宇 was (1200-1300) is shared by 纪 and 元
+    assert [(w.text, w.start_ms, w.end_ms) for w in first] == [
+        ("讲", 1000, 1100),
+        ("星", 1100, 1200),
+        ("纪", 1200, 1250),
+        ("元", 1250, 1300),
+        ("。", 1300, 1400),
+    ]
+    assert [(w.text, w.start_ms, w.end_ms) for w in second] == [
+        ("the", 2000, 2200),
+        ("DAC", 2300, 2700),  # the replaced word keeps its span
+        ("is", 2700, 2800),
+        ("up", 2800, 2990),
+    ]

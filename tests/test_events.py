@@ -22,9 +22,13 @@ from asr_service.events import (
 )
 from asr_service.live_types import SessionState
 from asr_service.pipeline import Sentence
+from asr_service.roles import Word
 
 ROOT = Path(__file__).resolve().parent.parent
-SENTENCES = (Sentence("今天开会。", 1250, 4810), Sentence("Yes, the SLA is ready.", 6290, 8540))
+SENTENCES = (
+    Sentence("今天开会。", 1250, 4810, "zh", "neutral", ("music",)),
+    Sentence("Yes, the SLA is ready.", 6290, 8540, "en", None, (), (Word("Yes", 6290, 6500),)),
+)
 CORRECTION = {"from": "sla", "to": "SLA", "start_ms": 6290, "end_ms": 8540, "rule": "case"}
 WINDOW = {"start_ms": 1250, "end_ms": 8540, "sentences": 2, "status": "ok", "changed": 1, "rejected": 0}
 
@@ -45,7 +49,8 @@ def _final() -> FinalResult:
             RealtimeSegment(1, "yes", 6290, 8540),
         ),
         duration_ms=10020,
-        language="auto",
+        language="zh",
+        language_requested="auto",
     )
 
 
@@ -56,6 +61,7 @@ def _file(**asked: Any) -> FileResult:
         duration_ms=4810,
         filename="meeting.m4a",
         language="zh",
+        language_requested="auto",
         corrections=(CORRECTION,),
         llm_status="off",
         warnings=(MediaWarning("truncated", "ended early"),),
@@ -145,7 +151,8 @@ def test_final_result() -> None:
         ("llm_merged_length", 27),
         ("duration_ms", 10020),
         ("backup_audio_id", "9583743fab87476e84ab9ece3cd80b93"),
-        ("language", "auto"),
+        ("language", "zh"),
+        ("language_requested", "auto"),
     ]
     assert list(final.to_wire()["realtime_segments"][0]) == ["segment", "text", "start_ms", "end_ms"]
 
@@ -159,6 +166,7 @@ def test_file_result_has_the_optional_fields_only_when_asked() -> None:
         ("filename", "meeting.m4a"),
         ("mode", "offline"),
         ("language", "zh"),
+        ("language_requested", "auto"),
         ("corrections", [CORRECTION]),
         ("llm_status", "off"),
         ("warnings", [{"code": "truncated", "message": "ended early"}]),
@@ -201,3 +209,15 @@ def test_rest_results_have_exactly_the_openapi_fields() -> None:
     assert set(data["required"]) == set(_file().to_wire())
     final = schemas["FinalResult"]
     assert set(_final().to_wire()) == set(final["properties"]) >= set(final["required"])
+
+
+def test_sentences_have_exactly_the_openapi_fields() -> None:
+    schemas = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))["components"]["schemas"]
+    sentence, word = schemas["Sentence"], schemas["Word"]
+    plain, worded = SENTENCES[0].as_dict(), SENTENCES[1].as_dict()
+    assert set(worded) == set(sentence["properties"]) and set(plain) == set(sentence["required"])
+    assert list(plain) == ["text", "start_ms", "end_ms", "language", "emotion", "events"]
+    assert plain["events"] == ["music"] and worded["emotion"] is None
+    assert worded["words"] == [{"text": "Yes", "start_ms": 6290, "end_ms": 6500}]
+    assert set(worded["words"][0]) == set(word["properties"]) == set(word["required"])
+    assert Sentence.from_wire(worded) == SENTENCES[1] and Sentence.from_wire(plain) == SENTENCES[0]

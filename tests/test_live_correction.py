@@ -19,6 +19,7 @@ from asr_service.live_types import LiveModels, SessionLimits, SessionOptions, Se
 from asr_service.realtime import parse_options
 from asr_service.recording_session import RecordingSession
 from asr_service.results import ResultStore
+from asr_service.roles import Heard, RecognitionOptions, Word
 from asr_service.scheduler import ModelWorker, OnWorker, Priority, StepBatcher
 from asr_service.spool import RecordingStore
 
@@ -31,14 +32,16 @@ from .socket_client import RecordingClient
 
 
 class SayingRecognizer:
-    """Recognises the n-th segment as '第n段讲星宇'."""
+    """Recognises the n-th segment as '第n段讲星宇' in Chinese, a character every 200 ms when asked."""
 
     def __init__(self) -> None:
         self.count = 0
 
-    def recognize(self, clips: Sequence[np.ndarray], language: str, use_itn: bool) -> list[str]:
+    def recognize(self, clips: Sequence[np.ndarray], options: RecognitionOptions) -> list[Heard]:
         self.count += 1
-        return [f"第{self.count}段讲星宇" for _ in clips]
+        text = f"第{self.count}段讲星宇"
+        words = tuple(Word(c, 200 * i, 200 * i + 200) for i, c in enumerate(text))
+        return [Heard(text, "zh", "neutral", (), words if options.word_timestamps else None) for _ in clips]
 
 
 @pytest.fixture
@@ -81,10 +84,17 @@ def _final(events: list[tuple[str, Any]]) -> dict[str, Any]:
     return next(p for e, p in events if e == "final_result")
 
 
+def _words(text: str, start_ms: int) -> list[dict[str, Any]]:
+    return [
+        {"text": c, "start_ms": start_ms + 200 * i, "end_ms": start_ms + 200 * i + 200}
+        for i, c in enumerate(text)
+    ]
+
+
 def test_llm_windows_run_during_the_recording_and_correct_the_final_result(
     tmp_path: Path, workers: list[ModelWorker], llm: FakeLlm
 ) -> None:
-    options = SessionOptions(hotwords=("星御",), llm_correct=True)
+    options = SessionOptions(hotwords=("星御",), llm_correct=True, word_timestamps=True)
     session, events, done = _session(tmp_path, workers, llm.url, options)
     pcm = _pcm(6.0)
     _feed(session, pcm[:56000])  # 1.75 s: the first segment (1.0-2.6 s) is still open
@@ -100,10 +110,25 @@ def test_llm_windows_run_during_the_recording_and_correct_the_final_result(
     final = _final(events)
     assert final["sensevoice"] == "第1段讲星御第2段讲星御"
     assert final["llm_merged"] == "第1节讲星御第2节讲星御" and final["llm_merged_length"] == 12
+    heard = {"language": "zh", "emotion": "neutral", "events": []}
+    # hotword replacement and the LLM each changed one character: every word keeps its time
     assert final["timestamps"] == [
-        {"text": "第1节讲星御", "start_ms": 1000, "end_ms": 2600},
-        {"text": "第2节讲星御", "start_ms": 4000, "end_ms": 6000},
+        {
+            "text": "第1节讲星御",
+            "start_ms": 1000,
+            "end_ms": 2600,
+            **heard,
+            "words": _words("第1节讲星御", 1000),
+        },
+        {
+            "text": "第2节讲星御",
+            "start_ms": 4000,
+            "end_ms": 6000,
+            **heard,
+            "words": _words("第2节讲星御", 4000),
+        },
     ]
+    assert (final["language"], final["language_requested"]) == ("zh", "auto")
     assert final["corrections"] == [
         {"from": "星宇", "to": "星御", "start_ms": 1000, "end_ms": 2600, "rule": "pinyin"},
         {"from": "星宇", "to": "星御", "start_ms": 4000, "end_ms": 6000, "rule": "pinyin"},
@@ -143,6 +168,11 @@ def test_without_llm_correct_the_llm_is_not_called(
 def test_start_recording_hotwords_are_checked() -> None:
     settings = Settings.from_env({})
     assert parse_options({"hotwords": "星御，SLA"}, settings).hotwords == ("星御", "SLA")
+    assert parse_options({"word_timestamps": True}, settings).word_timestamps is True
+    assert parse_options(None, settings).word_timestamps is False
+    with pytest.raises(SessionError) as bad_flag:
+        parse_options({"word_timestamps": "yes"}, settings)
+    assert "word_timestamps must be true or false" in bad_flag.value.message
     with pytest.raises(SessionError) as info:
         parse_options({"hotwords": ["x" * 41]}, settings)
     assert info.value.code == "bad_options" and "longer than 40" in info.value.message
@@ -173,7 +203,7 @@ def test_live_server_applies_the_llm_to_final_result(
     samples, _ = sf.read(speech_wav, dtype="int16")
     client = RecordingClient(corrected_server.url)
     client.wait_for("connected")
-    client.sio.emit("start_recording", {"hotwords": ["星御"], "llm_correct": True})
+    client.sio.emit("start_recording", {"hotwords": ["星御"], "llm_correct": True, "word_timestamps": True})
     client.wait_for("recording_started")
     client.send_audio(samples.tobytes(), 3200)
     client.sio.emit("stop_recording")
@@ -185,7 +215,19 @@ def test_live_server_applies_the_llm_to_final_result(
         final["llm_merged"]
     )
     sent = [s for r in llm_server.requests for s in r.sentences]
-    assert [{**s, "text": s["text"] + "※"} for s in sent] == final["timestamps"]
+    assert all(set(s) == {"text", "start_ms", "end_ms"} for s in sent)  # the LLM never sees the words
+    got = [{"text": t["text"], "start_ms": t["start_ms"], "end_ms": t["end_ms"]} for t in final["timestamps"]]
+    assert [{**s, "text": s["text"] + "※"} for s in sent] == got
+    for sentence in final["timestamps"]:
+        words = sentence["words"]
+        assert "".join(w["text"] for w in words) == sentence["text"].replace(" ", "")
+        previous = sentence["start_ms"]
+        for word in words:
+            assert previous <= word["start_ms"] <= word["end_ms"] <= sentence["end_ms"]
+            previous = word["end_ms"]
+        # the LLM's added mark is a zero-length word at the end of the word before it
+        assert words[-1] == {"text": "※", "start_ms": words[-2]["end_ms"], "end_ms": words[-2]["end_ms"]}
+    assert final["language"] in {t["language"] for t in final["timestamps"]}
     request = llm_server.requests[0]
     assert request.headers["Authorization"] == "Bearer live-key" and request.body["model"] == "test-model"
     assert request.prompt["hotwords"] == ["DAC", "星御"]

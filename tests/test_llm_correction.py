@@ -10,6 +10,7 @@ import pytest
 from asr_service.llm_client import ChatClient, CircuitBreaker
 from asr_service.llm_correction import LlmCorrector, Window, answer_items
 from asr_service.pipeline import Sentence
+from asr_service.roles import Word
 
 from .conftest import free_port
 from .fakes import ManualClock
@@ -58,7 +59,29 @@ def test_correct_answer_is_used_and_the_request_carries_everything(llm: FakeLlm)
     prompt = request.prompt
     assert prompt["hotwords"] == ["星御", "备份演练"] and prompt["known_mistakes"] == {"行驶": "星御"}
     assert prompt["first_pass"] == WINDOW.reference
-    assert prompt["sentences"] == [s.as_dict() for s in SENTENCES]
+    assert prompt["sentences"] == [
+        {"start_ms": s.start_ms, "end_ms": s.end_ms, "text": s.text} for s in SENTENCES
+    ]
+
+
+def _char_words(text: str, start_ms: int, step_ms: int) -> tuple[Word, ...]:
+    return tuple(Word(ch, start_ms + i * step_ms, start_ms + (i + 1) * step_ms) for i, ch in enumerate(text))
+
+
+def test_an_edit_keeps_what_was_heard_and_the_word_times_and_the_prompt_gets_neither(llm: FakeLlm) -> None:
+    heard = tuple(
+        Sentence(s.text, s.start_ms, s.end_ms, "zh", "sad", ("music",), _char_words(s.text, s.start_ms, 100))
+        for s in SENTENCES
+    )
+    outcome = _corrector(llm.url).correct(Window(heard, ("星御",)))
+    assert [s.text for s in outcome.sentences] == ["今天讨论星御的上线。", "备份演练安排在周五。", "好的。"]
+    for before, after in zip(heard, outcome.sentences, strict=True):
+        assert (after.language, after.emotion, after.events) == ("zh", "sad", ("music",))
+        assert after.words is not None and before.words is not None
+        # one character for another: each new word has the times of the one it replaced
+        assert [(w.start_ms, w.end_ms) for w in after.words] == [(w.start_ms, w.end_ms) for w in before.words]
+        assert "".join(w.text for w in after.words) == after.text
+    assert all(set(s) == {"start_ms", "end_ms", "text"} for s in llm.requests[0].prompt["sentences"])
 
 
 @pytest.mark.parametrize(

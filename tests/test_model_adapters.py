@@ -3,6 +3,7 @@ streaming lanes."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 from pathlib import Path
 
@@ -13,21 +14,8 @@ import torch
 
 from asr_service import model_adapters as adapters
 from asr_service.model_loading import ModelSet
-
-
-@pytest.mark.parametrize(
-    ("raw", "clean"),
-    [
-        ("<|zh|><|NEUTRAL|><|Speech|><|withitn|>今天开会。", "今天开会。"),
-        ("<|en|><|HAPPY|><|Laughter|><|woitn|>Yes. OK. Well, we start.", "Yes. OK. Well, we start."),
-        ("<|en|><|EMO_UNKNOWN|><|BGM|><|withitn|>OK", "OK"),
-        ("<|nospeech|><|Event_UNK|>", ""),
-        ("<|ja|><|NEUTRAL|><|Speech|><|withitn|>Well<|de|>", "Well"),
-        ("", ""),
-    ],
-)
-def test_clean_text_removes_tags_and_emoji_but_no_words(raw: str, clean: str) -> None:
-    assert adapters.clean_text(raw) == clean
+from asr_service.roles import RecognitionOptions, Word
+from asr_service.sensevoice_output import clean_text, read_tags
 
 
 def test_windowed_position_encoding_is_bit_identical_to_funasr() -> None:
@@ -117,3 +105,34 @@ def test_streaming_lanes_share_weights_and_run_side_by_side_exactly(
         thread.join()
     assert together == alone
     assert any(t for texts in alone for t in texts)  # the model did produce text to compare
+
+
+@pytest.mark.parametrize(("language", "use_itn"), [("auto", True), ("en", False)])
+def test_sensevoice_words_equal_a_direct_funasr_call(
+    model_set: ModelSet, speech_wav: Path, language: str, use_itn: bool
+) -> None:
+    audio, _ = sf.read(speech_wav, dtype="float32")
+    clips = [audio[16000:80000], audio[80000:200000]]  # 1-5 s and 5-12.5 s of the fixture
+    automodel = model_set.loaded["offline"].model
+    recognizer = adapters.SenseVoiceRecognizer(automodel)
+    options = RecognitionOptions(language, use_itn, word_timestamps=True)
+    heard = recognizer.recognize(clips, options)
+    for clip, ours in zip(clips, heard, strict=True):
+        [direct] = automodel.generate(input=clip, output_timestamp=True, language=language, use_itn=use_itn)
+        raw_words, raw_times = direct["words"], direct["timestamp"]
+        assert len(raw_words) > 3, "the fixture should give words to compare"
+        clip_ms = len(clip) * 1000 // 16000
+        # this model's words carry no tags and its times lie in the clip in order: cleaning only
+        # drops the first word's sentencepiece mark
+        assert all(0 <= a <= b <= clip_ms for a, b in raw_times)
+        assert all(p[1] <= n[0] for p, n in itertools.pairwise(raw_times))
+        expected = [Word(w.lstrip("\u2581"), a, b) for w, (a, b) in zip(raw_words, raw_times, strict=True)]
+        assert ours.words == tuple(w for w in expected if w.text)
+        assert ours.text == clean_text(direct["text"])
+        assert (ours.language, ours.emotion, ours.events) == read_tags(direct["text"])
+        assert ours.language is not None and ours.emotion is not None
+    plain = recognizer.recognize(clips, RecognitionOptions(language, use_itn))
+    assert [(h.text, h.language, h.emotion, h.events) for h in plain] == [
+        (h.text, h.language, h.emotion, h.events) for h in heard
+    ]
+    assert all(h.words is None for h in plain)

@@ -11,7 +11,7 @@ import soundfile as sf
 from funasr.utils.postprocess_utils import rich_transcription_postprocess
 
 from asr_service.model_loading import ModelSet
-from asr_service.pipeline import OfflinePipeline, RecognitionOptions
+from asr_service.pipeline import OfflinePipeline, RecognitionOptions, Sentence, spoken_language
 from asr_service.roles import Span
 from asr_service.segments import SAMPLE_RATE
 
@@ -94,7 +94,10 @@ def test_engine_equals_direct_funasr_pipeline(engine: Any, model_set: ModelSet, 
         result = engine.offline.transcribe(audio, RecognitionOptions(language, use_itn))
         expected = _direct_funasr(model_set, audio, language, use_itn)
         assert len(expected) >= 2, "the fixture should give several VAD segments"
-        assert [s.as_dict() for s in result.sentences] == expected
+        assert [
+            {"text": s.text, "start_ms": s.start_ms, "end_ms": s.end_ms} for s in result.sentences
+        ] == expected
+        assert all(s.language is not None and s.words is None for s in result.sentences)
 
 
 def test_engine_invariants_on_real_models(engine: Any, speech_wav: Path) -> None:
@@ -107,6 +110,20 @@ def test_engine_invariants_on_real_models(engine: Any, speech_wav: Path) -> None
         assert "<|" not in sentence.text and not _EMOJI.search(sentence.text)
         previous_end = sentence.end_ms
     assert result.text.replace(" ", "") == "".join(s.text for s in result.sentences).replace(" ", "")
+
+
+def test_word_times_lie_inside_their_sentences_and_never_go_backwards(engine: Any, speech_wav: Path) -> None:
+    audio, _ = sf.read(speech_wav, dtype="float32")
+    result = engine.offline.transcribe(audio, RecognitionOptions(word_timestamps=True))
+    assert len(result.sentences) >= 2
+    for sentence in result.sentences:
+        assert sentence.words, "every sentence of the fixture has words"
+        previous_end = sentence.start_ms
+        for word in sentence.words:
+            assert previous_end <= word.start_ms <= word.end_ms <= sentence.end_ms, (sentence, word)
+            previous_end = word.end_ms
+        assert "".join(w.text for w in sentence.words) == sentence.text.replace(" ", "")
+    assert any(w.start_ms > 0 for s in result.sentences[1:] for w in s.words or ()), "times are absolute"
 
 
 def test_silence_through_real_models_is_empty(engine: Any) -> None:
@@ -170,3 +187,14 @@ def test_engine_gives_the_same_result_from_the_decoded_file(
         from_file = engine.offline.transcribe(decoded, RecognitionOptions())
     assert from_file == in_memory and in_memory.sentences
     assert list(tmp_path.iterdir()) == []  # the decoded file never had a name
+
+
+def test_the_spoken_language_has_the_most_sentence_time() -> None:
+    assert spoken_language([]) is None
+    assert spoken_language([Sentence("嗯", 0, 5000)]) is None  # no sentence names one
+    mixed = [Sentence("a", 0, 1000, "en"), Sentence("好", 1000, 1600, "zh"), Sentence("b", 2000, 2500, "zh")]
+    assert spoken_language(mixed) == "zh"  # 1100 ms against 1000
+    assert spoken_language([*mixed[:2], Sentence("b", 2000, 2300, "zh")]) == "en"
+    assert (
+        spoken_language([Sentence("a", 0, 500, "ja"), Sentence("b", 500, 1000, "ko")]) == "ja"
+    )  # a tie: first

@@ -11,6 +11,7 @@ import pytest
 from asr_service.errors import SessionError
 from asr_service.live_types import SessionLimits, SessionOptions, SessionState
 from asr_service.results import ResultStore
+from asr_service.roles import Heard, RecognitionOptions
 from asr_service.scheduler import ModelWorker
 
 from .fakes import EventSink
@@ -51,7 +52,7 @@ def test_limits_and_states(tmp_path: Path, workers: list[ModelWorker]) -> None:
 
 
 class BrokenRecognizer(SlowRecognizer):
-    def recognize(self, clips: Sequence[np.ndarray], language: str, use_itn: bool) -> list[str]:
+    def recognize(self, clips: Sequence[np.ndarray], options: RecognitionOptions) -> list[Heard]:
         raise RuntimeError("second pass crashed")
 
 
@@ -83,7 +84,9 @@ def test_a_recording_without_audio_is_stopped_and_finalised(
     final = next(p for e, p in events if e == "final_result")
     assert final["duration_ms"] == 3000  # everything received was recognised and kept
     assert [(s["start_ms"], s["end_ms"]) for s in final["realtime_segments"]] == [(1000, 2600)]
-    assert final["timestamps"] == [{"text": "s1600", "start_ms": 1000, "end_ms": 2600}]
+    assert final["timestamps"] == [
+        {"text": "s1600", "start_ms": 1000, "end_ms": 2600, "language": None, "emotion": None, "events": []}
+    ]
     assert (tmp_path / "res").is_dir() and any((tmp_path / "res").iterdir())  # the result is stored
     with pytest.raises(SessionError) as info:
         session.feed(audio[:3200])

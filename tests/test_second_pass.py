@@ -14,6 +14,7 @@ from asr_service.correction import CorrectedText
 from asr_service.first_pass import LiveSegment, LiveTranscript
 from asr_service.live_types import SessionOptions, SessionState
 from asr_service.pipeline import Sentence
+from asr_service.roles import Heard, RecognitionOptions, Word
 from asr_service.scheduler import ModelWorker, OnWorker, Priority
 from asr_service.second_pass import CorrectionHooks, SecondPass, final_result
 
@@ -40,10 +41,10 @@ class HeldRecognizer(SlowRecognizer):
         super().__init__()
         self.release = threading.Event()
 
-    def recognize(self, clips: Sequence[np.ndarray], language: str, use_itn: bool) -> list[str]:
+    def recognize(self, clips: Sequence[np.ndarray], options: RecognitionOptions) -> list[Heard]:
         if self.calls == 0:
             self.release.wait(10)
-        return super().recognize(clips, language, use_itn)
+        return super().recognize(clips, options)
 
 
 class Correction:
@@ -111,6 +112,42 @@ def test_without_correction_the_sentences_are_the_result() -> None:
     worker.stop()
 
 
+class WordRecognizer(SlowRecognizer):
+    """Hears English with two words per clip, the second running past the clip's end; notes the options."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.options: list[RecognitionOptions] = []
+
+    def recognize(self, clips: Sequence[np.ndarray], options: RecognitionOptions) -> list[Heard]:
+        self.options.append(options)
+        words = (Word("ok", 0, 100), Word("yes", 100, 99_999)) if options.word_timestamps else None
+        return [Heard("ok yes", "en", "happy", ("laughter",), words) for _ in clips]
+
+
+def test_sentences_carry_what_was_heard_with_word_times_in_the_recording() -> None:
+    worker = ModelWorker("offline")
+    recognizer = WordRecognizer()
+    second = SecondPass(
+        OnWorker(recognizer, worker, Priority.SECOND_PASS),
+        lambda start, end: np.zeros(end - start, dtype=np.float32),
+        SessionOptions(language="en", use_itn=False, word_timestamps=True),
+        15000,
+    )
+    segment = LiveSegment(0, 1000, 2000, "[甲]")
+    second.queue(segment)
+    assert list(second.collect([segment])) == [1.0]
+    (sentence,), _ = second.sentences(segment)
+    assert recognizer.options == [RecognitionOptions("en", False, True)]
+    assert (sentence.language, sentence.emotion, sentence.events) == ("en", "happy", ("laughter",))
+    assert sentence.words == (Word("ok", 1000, 1100), Word("yes", 1100, 2000))
+    assert sentence.as_dict()["words"] == [
+        {"text": "ok", "start_ms": 1000, "end_ms": 1100},
+        {"text": "yes", "start_ms": 1100, "end_ms": 2000},
+    ]
+    worker.stop()
+
+
 def test_a_segment_found_ahead_is_recognised_once() -> None:
     worker = ModelWorker("offline")
     recognizer = SlowRecognizer()
@@ -133,7 +170,7 @@ def test_a_segment_found_ahead_is_recognised_once() -> None:
 
 def test_a_failed_second_pass_fails_the_collection() -> None:
     class Broken(SlowRecognizer):
-        def recognize(self, clips: Sequence[np.ndarray], language: str, use_itn: bool) -> list[str]:
+        def recognize(self, clips: Sequence[np.ndarray], options: RecognitionOptions) -> list[Heard]:
             raise RuntimeError("second pass crashed")
 
     worker = ModelWorker("offline")
@@ -148,14 +185,15 @@ def test_a_failed_second_pass_fails_the_collection() -> None:
 
 def test_the_final_result_takes_both_passes_and_the_correction() -> None:
     transcript = LiveTranscript(raw_text="ab", punc_text="[ab]", segments=[LiveSegment(0, 100, 900, "[ab]")])
-    replaced = [Sentence("星纪", 100, 500), Sentence("开会", 500, 900)]
-    llm = [Sentence("星纪，", 100, 500), Sentence("开会。", 500, 900)]
+    replaced = [Sentence("星纪", 100, 400, "en"), Sentence("开会", 400, 900, "zh")]
+    llm = [Sentence("星纪，", 100, 400, "en"), Sentence("开会。", 400, 900, "zh")]
     corrections = [{"from": "星际", "to": "星纪", "start_ms": 100, "end_ms": 500, "rule": "pinyin"}]
     corrected = CorrectedText(llm, replaced, corrections, "ok", [{"status": "ok"}])
-    result = final_result("a" * 32, transcript, corrected, 1000, "zh")
+    result = final_result("a" * 32, transcript, corrected, 1000, "auto")
     assert (result.paraformer, result.paraformer_raw) == ("[ab]", "ab")
     assert (result.sensevoice, result.llm_merged, result.llm_status) == ("星纪开会", "星纪，开会。", "ok")
     assert result.timestamps == tuple(llm) and result.corrections == tuple(corrections)
     segments = [(s.segment, s.text, s.start_ms, s.end_ms) for s in result.realtime_segments]
     assert segments == [(0, "[ab]", 100, 900)]
-    assert (result.duration_ms, result.language, result.llm_windows) == (1000, "zh", ({"status": "ok"},))
+    assert (result.duration_ms, result.llm_windows) == (1000, ({"status": "ok"},))
+    assert (result.language, result.language_requested) == ("zh", "auto")  # zh has the most time

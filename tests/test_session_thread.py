@@ -199,7 +199,8 @@ def test_stop_sends_recording_stopped_and_progress_then_the_final_result_through
         ProgressEvent(1.0, "second_pass"),
     ]
     result = rec.hooks.result()
-    assert (result.session_id, result.duration_ms, result.language) == (SESSION_ID, 5000, "en")
+    assert (result.session_id, result.duration_ms, result.language_requested) == (SESSION_ID, 5000, "en")
+    assert result.language is None  # the fake recogniser names no language
     # ClockVad: speech 1.0-2.6 s and 4.0 s to the end; SlowRecognizer names each clip by its length
     assert list(result.timestamps) == [Sentence("s1600", 1000, 2600), Sentence("s1000", 4000, 5000)]
     assert result.paraformer_raw == rec.transcript.raw_text and result.paraformer_raw.endswith("z")

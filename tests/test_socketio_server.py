@@ -109,7 +109,15 @@ def test_a_packet_announcing_too_many_attachments_is_refused_before_any_arrives(
 
 @pytest.mark.parametrize(
     "options",
-    [{"language": 123}, {"language": ["zh"]}, {"hotwords": {"a": 1}}, {"use_itn": "yes"}, "zh", 5],
+    [
+        {"language": 123},
+        {"language": ["zh"]},
+        {"hotwords": {"a": 1}},
+        {"use_itn": "yes"},
+        {"word_timestamps": 1},
+        "zh",
+        5,
+    ],
 )
 def test_bad_start_options_get_an_error(app_io: tuple[Any, Any], options: object) -> None:
     app, socketio = app_io

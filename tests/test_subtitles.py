@@ -11,6 +11,7 @@ import pytest
 
 from asr_service import subtitles
 from asr_service.pipeline import Sentence
+from asr_service.roles import Word
 from asr_service.subtitles import MAX_LINE_WIDTH, MAX_LINES, cues, to_srt, to_txt, to_vtt, width
 
 SENTENCES = [
@@ -99,3 +100,49 @@ def test_srt_and_vtt_shapes() -> None:
 def test_text_is_one_sentence_a_line() -> None:
     assert to_txt(SENTENCES).splitlines() == [SENTENCES[0].text, SENTENCES[2].text, "短句。"]
     assert subtitles.FORMATS == ("json", "txt", "srt", "vtt")
+
+
+def _worded(pieces: list[str], start_ms: int = 1000) -> Sentence:
+    """A sentence whose words are `pieces`, each 80 ms long, 100 ms apart."""
+    words = tuple(Word(p, start_ms + i * 100, start_ms + i * 100 + 80) for i, p in enumerate(pieces))
+    return Sentence("".join(pieces), start_ms, start_ms + 100 * len(pieces), words=words)
+
+
+def test_with_words_lines_end_between_words_and_cues_take_their_words_times() -> None:
+    pieces = [
+        *"一二三四五六七八九十一二三四五六七",
+        "Kubernetes",
+        *"集群部署的情况怎么样我们一起来看一下吧好的没问题的。",
+    ]
+    sentence = _worded(pieces)
+    made = cues([sentence])
+    lines = [line for cue in made for line in cue.lines]
+    assert lines[0] == "一二三四五六七八九十一二三四五六七" and lines[1].startswith("Kubernetes")
+    assert all(0 < width(line) <= MAX_LINE_WIDTH for line in lines) and "".join(lines) == sentence.text
+    assert sentence.words is not None
+    done = 0
+    for cue in made:
+        text = "".join(cue.lines)
+        taken: list[Word] = []
+        while text:
+            word = sentence.words[done + len(taken)]
+            assert text.startswith(word.text)
+            taken.append(word)
+            text = text[len(word.text) :]
+        assert (cue.start_ms, cue.end_ms) == (taken[0].start_ms, taken[-1].end_ms)
+        done += len(taken)
+    assert done == len(sentence.words) and len(made) == 2
+    assert made[0].end_ms < made[1].start_ms  # the pause between words stays a pause
+    plain = cues([Sentence(sentence.text, sentence.start_ms, sentence.end_ms)])
+    assert plain[0].lines[0].endswith("Kubernet")  # without words the width alone cuts
+
+
+@pytest.mark.parametrize("spelt", [("明天",), ("今天",), ("开会。",), ("今天", "会。")])
+def test_words_that_do_not_spell_the_text_fall_back_to_the_character_share(spelt: tuple[str, ...]) -> None:
+    words = tuple(Word(text, 100 * i, 100 * i + 50) for i, text in enumerate(spelt))
+    sentence = Sentence("今天开会。", 0, 1000, words=words)
+    assert cues([sentence]) == cues([Sentence("今天开会。", 0, 1000)]) == [cue(0, 1000, "今天开会。")]
+
+
+def cue(start_ms: int, end_ms: int, *lines: str) -> subtitles.Cue:
+    return subtitles.Cue(start_ms, end_ms, lines)
