@@ -176,13 +176,13 @@ class SenseVoiceRecognizer:
         """See SpeechRecognizer.recognize; word times come from FunASR's CTC alignment when asked."""
         if not clips:
             return []
-        extra = {"output_timestamp": True} if options.word_timestamps else {}
+        # always passed: AutoModel keeps each call's arguments, so one request's True would stick
         results = self._model.generate(
             input=list(clips),
             language=options.language,
             use_itn=options.use_itn,
             batch_size=self._batch_size,
-            **extra,
+            output_timestamp=options.word_timestamps,
         )
         if len(results) != len(clips):
             raise RuntimeError(f"SenseVoice returned {len(results)} results for {len(clips)} clips")

@@ -136,3 +136,5 @@ def test_sensevoice_words_equal_a_direct_funasr_call(
         (h.text, h.language, h.emotion, h.events) for h in heard
     ]
     assert all(h.words is None for h in plain)
+    # AutoModel keeps call arguments: a request without word times must not keep paying for them
+    assert automodel.kwargs.get("output_timestamp") is False
