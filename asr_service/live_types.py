@@ -30,6 +30,7 @@ class SessionOptions:
     use_itn: bool = True
     hotwords: tuple[str, ...] = ()
     llm_correct: bool = False
+    full_text: bool = False  # transcription events carry the whole transcript so far (old clients)
 
 
 @dataclass(frozen=True)

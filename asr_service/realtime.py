@@ -66,9 +66,12 @@ def parse_options(raw: object, settings: Settings) -> SessionOptions:
     except HotwordsError as exc:
         raise SessionError("bad_options", str(exc)) from None
     use_itn, llm = raw.get("use_itn", settings.use_itn), raw.get("llm_correct", False)
-    if not isinstance(use_itn, bool) or not isinstance(llm, bool):
-        raise SessionError("bad_options", "use_itn and llm_correct must be true or false")
-    return SessionOptions(language=language, use_itn=use_itn, hotwords=words, llm_correct=llm)
+    full_text = raw.get("full_text", False)
+    if not all(isinstance(flag, bool) for flag in (use_itn, llm, full_text)):
+        raise SessionError("bad_options", "use_itn, llm_correct and full_text must be true or false")
+    return SessionOptions(
+        language=language, use_itn=use_itn, hotwords=words, llm_correct=llm, full_text=full_text
+    )
 
 
 def register_realtime(socketio: SocketIO, service: AsrService, settings: Settings) -> None:

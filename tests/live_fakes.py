@@ -123,8 +123,13 @@ def record(session: RecordingSession, audio: bytes, sizes: Sequence[int]) -> Non
     assert session.done.wait(30)  # type: ignore[attr-defined]
 
 
+def transcriptions(events: list[tuple[str, Any]]) -> list[dict[str, Any]]:
+    """The transcription events without `partial_text`, which depends on when second passes finish."""
+    return [{k: v for k, v in p.items() if k != "partial_text"} for e, p in events if e == "transcription"]
+
+
 def observed(events: list[tuple[str, Any]]) -> tuple[list[Any], dict[str, Any]]:
-    """The transcription events and the final result, without the session's ids."""
+    """The transcription events (see `transcriptions`) and the final result, without the session's ids."""
     final = next(p for e, p in events if e == "final_result")
     ids = ("session_id", "backup_audio_id")
-    return [p for e, p in events if e == "transcription"], {k: v for k, v in final.items() if k not in ids}
+    return transcriptions(events), {k: v for k, v in final.items() if k not in ids}

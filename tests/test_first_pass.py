@@ -23,6 +23,7 @@ from .live_fakes import (
     observed,
     pcm,
     record,
+    transcriptions,
 )
 
 
@@ -70,7 +71,7 @@ def test_frame_sizes_do_not_change_events_or_chunks(tmp_path: Path, workers: lis
     for index, sizes in enumerate(([19200], [321, 7777, 2], [64000], [1, 3, 5, 999])):
         session, events, asr = live_session(tmp_path / str(index), workers)
         record(session, audio, sizes)
-        transcription = [p for e, p in events if e == "transcription"]
+        transcription = transcriptions(events)
         final = next(p for e, p in events if e == "final_result")
         runs.append(
             (
@@ -198,7 +199,7 @@ def test_a_closed_segment_goes_to_the_second_pass_before_its_speech_end(workers:
     end = next(i for i, e in enumerate(events) if e.vad_event == "speech_end")
     assert segments.calls == [("closed", 1000, 2600, end)]
     assert [(s.index, s.start_ms, s.end_ms) for s in transcript.segments] == [(0, 1000, 2600)]
-    assert events[end].current_time_ms == 2600 and transcript.segments[0].text == events[end].punc_text
+    assert events[end].current_time_ms == 2600 and transcript.segments[0].text == events[end].partial_text
 
 
 def test_at_finish_the_vad_reads_ahead_before_any_chunk_runs(workers: list[ModelWorker]) -> None:

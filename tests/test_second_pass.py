@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -55,8 +55,14 @@ class Correction:
     def add(self, sentences: Sequence[Sentence], references: Sequence[str] | None = None) -> None:
         self.added.append([(s.text, s.start_ms, s.end_ms) for s in sentences])
 
+    def current(self) -> list[Sentence]:
+        return [Sentence(*s) for added in self.added for s in added]
+
+    def watch(self, on_window_done: Callable[[], None]) -> None:
+        pass
+
     def finish(self) -> CorrectedText:
-        return CorrectedText([], [], [], "finished", [])
+        return CorrectedText(self.current(), self.current(), [], "finished", [])
 
 
 def _second_pass(
@@ -70,7 +76,8 @@ def _second_pass(
         lambda start, end: audio[start:end],
         SessionOptions(),
         max_sentence_ms,
-        CorrectionHooks(correction, on_recognised=recognised.release),
+        CorrectionHooks(correction),
+        on_recognised=recognised.release,
     )
     return second, recognised, correction
 
