@@ -84,6 +84,7 @@ class SessionThread:
         self._second: SecondPass | None = None
         self._language = ""
         self._full_text = False
+        self._ready = threading.Event()  # a second pass or LLM window finished since the last hand-over
 
     def start(self, second: SecondPass, language: str, full_text: bool = False) -> None:
         """Start the thread; `second` is the recording's second pass, `language` goes in its result;
@@ -107,6 +108,7 @@ class SessionThread:
 
     def recognised(self) -> None:
         """A segment's second pass or an LLM window finished: hand on and push what is done."""
+        self._ready.set()  # seen between blocks of a backlog of audio, too
         self._inbox.put(_RECOGNISED)
 
     def join(self, timeout_s: float) -> bool:
@@ -162,6 +164,8 @@ class SessionThread:
                 else:
                     first.push(self._audio.read(done, block))
                 done = block
+                if self._ready.is_set():
+                    self._hand_over(second)
             if done >= self._replay_to:
                 self.caught_up.set()
         first.finish()
@@ -169,6 +173,7 @@ class SessionThread:
 
     def _hand_over(self, second: SecondPass) -> None:
         """Push the sentences done; the live partial text leaves out the segments they cover."""
+        self._ready.clear()
         second.hand_over(self._transcript.segments)
         self._transcript.covered = second.handed
 
