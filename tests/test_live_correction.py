@@ -24,7 +24,7 @@ from asr_service.spool import RecordingStore
 
 from .conftest import LiveServer, start_server, stop_server
 from .fakes import EventSink
-from .live_fakes import BracketPunc, ClockVad, CountingAsr
+from .live_fakes import BracketPunc, ClockVad, CountingAsr, SentenceView, named, wait_until
 from .live_fakes import pcm as _pcm
 from .llm_server import FakeLlm, Reply, rewrite
 from .socket_client import RecordingClient
@@ -113,6 +113,30 @@ def test_llm_windows_run_during_the_recording_and_correct_the_final_result(
     assert stages[-2:] == ["llm_correction", "done"]
 
 
+def test_llm_corrections_reach_the_client_as_updates_before_the_final_result(
+    tmp_path: Path, workers: list[ModelWorker], llm: FakeLlm
+) -> None:
+    options = SessionOptions(hotwords=("星御",), llm_correct=True)
+    session, events, done = _session(tmp_path, workers, llm.url, options)
+    pcm = _pcm(6.0)
+    _feed(session, pcm[:112000])  # 3.5 s: the first segment (1.0-2.6 s) closed
+    wait_until(lambda: bool(named(events, "sentence_update")))  # its window is done: while recording
+    assert session.state is SessionState.RECORDING
+    first = {"text": "第1段讲星御", "start_ms": 1000, "end_ms": 2600}  # hotwords replaced, before the LLM
+    assert named(events, "sentence_final") == [{"index": 0, "revision": 0, **first}]
+    update = {"index": 0, "revision": 1, **first, "text": "第1节讲星御", "reason": "llm"}
+    assert named(events, "sentence_update") == [update]
+    _feed(session, pcm[112000:])
+    session.stop()
+    assert done.wait(30)
+    names = [name for name, _ in events]
+    assert max(i for i, n in enumerate(names) if n.startswith("sentence_")) < names.index("final_result")
+    view = SentenceView().apply(events)  # each index once, each revision one up
+    assert view.timestamps() == _final(events)["timestamps"]
+    assert [s["revision"] for s in view.sentences.values()] == [1, 1]
+    assert named(events, "sentence_final")[1]["text"] == "第2段讲星御"
+
+
 def test_a_failing_llm_leaves_the_hotword_corrected_text(
     tmp_path: Path, workers: list[ModelWorker], llm: FakeLlm
 ) -> None:
@@ -126,6 +150,8 @@ def test_a_failing_llm_leaves_the_hotword_corrected_text(
     final = _final(events)
     assert final["llm_status"] == "malformed_answer"
     assert final["llm_merged"] == final["sensevoice"] == "第1段讲星御"
+    assert SentenceView().apply(events).timestamps() == final["timestamps"]
+    assert named(events, "sentence_update") == []  # nothing changed
 
 
 def test_without_llm_correct_the_llm_is_not_called(
