@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -11,19 +12,23 @@ import numpy as np
 
 from asr_service.events import TranscriptionEvent
 from asr_service.first_pass import FirstPass, LiveSegment, LiveTranscript
+from asr_service.live_types import SessionOptions
 from asr_service.scheduler import ModelWorker, StepBatcher
 
 from .live_fakes import (
     RATE,
     ClockVad,
     CountingAsr,
+    PeriodicVad,
     SlowRecognizer,
     live_models,
     live_session,
+    named,
     observed,
     pcm,
     record,
     transcriptions,
+    wait_until,
 )
 
 
@@ -211,3 +216,34 @@ def test_at_finish_the_vad_reads_ahead_before_any_chunk_runs(workers: list[Model
     assert [c[:3] for c in segments.calls[2:]] == [("closed", 1000, 2600), ("closed", 4000, 6300)]
     assert [e.seq for e in events] == list(range(1, len(events) + 1)) and transcript.seq == len(events)
     assert events[-1].current_time_ms == 6300
+
+
+def _event_bytes(tmp_path: Path, workers: list[ModelWorker], options: SessionOptions) -> list[int]:
+    """The JSON size of each transcription event of a 2-minute recording with a sentence every 2 s,
+    sent at the pace the session takes it (as a live microphone does)."""
+    session, events, _ = live_session(tmp_path, workers, vad=PeriodicVad(), options=options)
+    audio = pcm(120.0)
+    for second in range(0, 120, 2):
+        for start in range(second * 2 * RATE, (second + 2) * 2 * RATE, 3200):
+            session.feed(audio[start : start + 3200])
+        heard = (second + 2) * 1000 - 600  # the last whole chunk's end
+        wait_until(
+            lambda heard=heard: any(p["current_time_ms"] >= heard for p in named(events, "transcription"))
+        )
+    session.stop()
+    assert session.done.wait(30)  # type: ignore[attr-defined]
+    assert len(named(events, "sentence_final")) == 60
+    return [len(json.dumps(p, ensure_ascii=False).encode()) for p in named(events, "transcription")]
+
+
+def test_transcription_events_stay_small_however_long_the_recording(
+    tmp_path: Path, workers: list[ModelWorker]
+) -> None:
+    sizes = _event_bytes(tmp_path / "plain", workers, SessionOptions())
+    third = len(sizes) // 3
+    # the numbers in them grow by a digit or so; the text stays that of the segments not sent yet
+    assert max(sizes[-third:]) <= max(sizes[:third]) + 16, (max(sizes[:third]), max(sizes[-third:]))
+    whole = _event_bytes(tmp_path / "full", workers, SessionOptions(full_text=True))
+    assert len(whole) == len(sizes)
+    # with the whole text asked for, they grow with the transcript (by 1 character per 600 ms here)
+    assert whole[-1] > sizes[-1] + 400 and max(whole[-third:]) > max(whole[:third]) + 300
