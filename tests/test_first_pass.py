@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -218,6 +219,10 @@ def test_at_finish_the_vad_reads_ahead_before_any_chunk_runs(workers: list[Model
     assert events[-1].current_time_ms == 6300
 
 
+def _heard(events: list[tuple[str, Any]], ms: int) -> Callable[[], bool]:
+    return lambda: any(p["current_time_ms"] >= ms for p in named(events, "transcription"))
+
+
 def _event_bytes(tmp_path: Path, workers: list[ModelWorker], options: SessionOptions) -> list[int]:
     """The JSON size of each transcription event of a 2-minute recording with a sentence every 2 s,
     sent at the pace the session takes it (as a live microphone does)."""
@@ -226,10 +231,7 @@ def _event_bytes(tmp_path: Path, workers: list[ModelWorker], options: SessionOpt
     for second in range(0, 120, 2):
         for start in range(second * 2 * RATE, (second + 2) * 2 * RATE, 3200):
             session.feed(audio[start : start + 3200])
-        heard = (second + 2) * 1000 - 600  # the last whole chunk's end
-        wait_until(
-            lambda heard=heard: any(p["current_time_ms"] >= heard for p in named(events, "transcription"))
-        )
+        wait_until(_heard(events, (second + 2) * 1000 - 600))  # up to the last whole chunk
     session.stop()
     assert session.done.wait(30)  # type: ignore[attr-defined]
     assert len(named(events, "sentence_final")) == 60
