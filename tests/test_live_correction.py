@@ -174,6 +174,15 @@ def test_start_recording_hotwords_are_checked() -> None:
     assert info.value.code == "bad_options" and "longer than 40" in info.value.message
 
 
+def test_start_recording_full_text_is_a_boolean() -> None:
+    settings = Settings.from_env({})
+    assert parse_options({"full_text": True}, settings).full_text is True
+    assert parse_options({}, settings).full_text is False
+    with pytest.raises(SessionError) as info:
+        parse_options({"full_text": "yes"}, settings)
+    assert info.value.code == "bad_options" and "full_text" in info.value.message
+
+
 @pytest.fixture(scope="module")
 def llm_server() -> Iterator[FakeLlm]:
     server = FakeLlm(rewrite(lambda text: text + "※"))
