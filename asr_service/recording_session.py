@@ -175,9 +175,7 @@ class RecordingSession:
 
     def attach(self, sink: EventSink) -> tuple[SessionSnapshot, FinalResult | None]:
         """Bind a new connection; returns resume_result and the final result if it was already sent.
-
-        The snapshot's sentences and the binding are taken under the lock sentences are pushed under:
-        every sentence pushed later goes to `sink`, none in the snapshot is pushed to it again."""
+        Under the lock sentences go out under: later ones go to `sink`, none in the snapshot again."""
         with self._lock:
             self._sink = sink
             self.detached_at = None
@@ -219,15 +217,8 @@ class RecordingSession:
             llm = self.options.llm_correct and self._corrector is not None and self._corrector.llm is not None
             llm_wait = (lambda: self._emit(ProgressEvent(1.0, "llm_correction"))) if llm else None
             correction = CorrectionHooks(self._correction, llm_wait)
-        second = SecondPass(
-            self._models.offline,
-            self._audio.read,
-            self.options,
-            self._limits.max_sentence_ms,
-            correction,
-            self._sentences,
-            thread.recognised,
-        )
+        recognise = (self._models.offline, self._audio.read, self.options, self._limits.max_sentence_ms)
+        second = SecondPass(*recognise, correction, self._sentences, thread.recognised)
         self._thread = thread
         thread.start(second, self.options.language, self.options.full_text)
         return thread
