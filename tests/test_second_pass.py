@@ -11,11 +11,13 @@ import numpy as np
 import pytest
 
 from asr_service.correction import CorrectedText
+from asr_service.events import SentenceEvent
 from asr_service.first_pass import LiveSegment, LiveTranscript
 from asr_service.live_types import SessionOptions, SessionState
 from asr_service.pipeline import Sentence
 from asr_service.scheduler import ModelWorker, OnWorker, Priority
 from asr_service.second_pass import CorrectionHooks, SecondPass, final_result
+from asr_service.sentence_log import SentenceLog
 
 from .live_fakes import RATE, SlowRecognizer, live_session, pcm
 
@@ -115,6 +117,43 @@ def test_without_correction_the_sentences_are_the_result() -> None:
     corrected = second.corrected([segment])
     assert corrected.llm_status == "disabled" and corrected.sentences == corrected.replaced
     assert [(s.text, s.start_ms, s.end_ms) for s in corrected.sentences] == [("s1000", 1000, 2000)]
+    worker.stop()
+
+
+def test_handed_over_sentences_go_to_the_client_and_so_do_corrections() -> None:
+    worker = ModelWorker("offline")
+    events: list[SentenceEvent] = []
+    correction = Correction()
+    watched: list[Callable[[], None]] = []
+    correction.watch = watched.append  # type: ignore[method-assign]
+    recognised = threading.Semaphore(0)
+    second = SecondPass(
+        OnWorker(SlowRecognizer(), worker, Priority.SECOND_PASS),
+        lambda start, end: np.zeros(end - start, dtype=np.float32),
+        SessionOptions(),
+        15000,
+        CorrectionHooks(correction),
+        SentenceLog(events.append),
+        recognised.release,
+    )
+    assert watched == [recognised.release]  # LLM windows wake the session thread too
+    segments = [LiveSegment(0, 1000, 2000, "[甲]"), LiveSegment(1, 3000, 3500, "[乙]")]
+    for segment in segments:
+        second.queue(segment)
+    assert recognised.acquire(timeout=10) and recognised.acquire(timeout=10)
+    second.hand_over(segments)
+    assert second.handed == 2
+    assert [(e.name, e.to_wire()["index"], e.to_wire()["text"]) for e in events] == [
+        ("sentence_final", 0, "s1000"),
+        ("sentence_final", 1, "s500"),
+    ]
+    correction.added[1] = [("s500。", 3000, 3500)]  # as an LLM window that finished would
+    second.hand_over(segments)
+    assert [(e.name, e.to_wire()["revision"], e.to_wire()["text"]) for e in events[2:]] == [
+        ("sentence_update", 1, "s500。")
+    ]
+    second.corrected(segments)
+    assert len(events) == 3  # the result is what the client has: nothing more to send
     worker.stop()
 
 
