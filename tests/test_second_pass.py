@@ -53,6 +53,7 @@ class Correction:
 
     def __init__(self) -> None:
         self.added: list[list[tuple[str, int, int]]] = []
+        self.watchers: list[Callable[[], None]] = []
 
     def add(self, sentences: Sequence[Sentence], references: Sequence[str] | None = None) -> None:
         self.added.append([(s.text, s.start_ms, s.end_ms) for s in sentences])
@@ -61,7 +62,7 @@ class Correction:
         return [Sentence(*s) for added in self.added for s in added]
 
     def watch(self, on_window_done: Callable[[], None]) -> None:
-        pass
+        self.watchers.append(on_window_done)
 
     def finish(self) -> CorrectedText:
         return CorrectedText(self.current(), self.current(), [], "finished", [])
@@ -124,8 +125,6 @@ def test_handed_over_sentences_go_to_the_client_and_so_do_corrections() -> None:
     worker = ModelWorker("offline")
     events: list[SentenceEvent] = []
     correction = Correction()
-    watched: list[Callable[[], None]] = []
-    correction.watch = watched.append  # type: ignore[method-assign]
     recognised = threading.Semaphore(0)
     second = SecondPass(
         OnWorker(SlowRecognizer(), worker, Priority.SECOND_PASS),
@@ -136,7 +135,7 @@ def test_handed_over_sentences_go_to_the_client_and_so_do_corrections() -> None:
         SentenceLog(events.append),
         recognised.release,
     )
-    assert watched == [recognised.release]  # LLM windows wake the session thread too
+    assert correction.watchers == [recognised.release]  # LLM windows wake the session thread too
     segments = [LiveSegment(0, 1000, 2000, "[甲]"), LiveSegment(1, 3000, 3500, "[乙]")]
     for segment in segments:
         second.queue(segment)
