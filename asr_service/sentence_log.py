@@ -36,7 +36,7 @@ class SentenceLog:
             events: list[SentenceEvent] = [
                 SentenceUpdate(self._revise(index, sentence))
                 for index, sentence in enumerate(current[: len(self._pushed)])
-                if sentence != self._sources[index] and sentence.as_dict() != self._pushed[index].fields
+                if self._changed(index, sentence)
             ]
             new = current[len(self._pushed) :]
             for sentence in new:
@@ -49,6 +49,12 @@ class SentenceLog:
             for event in events:
                 self._emit(event)
             return len(new)
+
+    def _changed(self, index: int, sentence: Sentence) -> bool:
+        source = self._sources[index]  # mostly the very object pushed: the cheap test first
+        return (
+            sentence is not source and sentence != source and sentence.as_dict() != self._pushed[index].fields
+        )
 
     def _revise(self, index: int, sentence: Sentence) -> PushedSentence:
         revised = PushedSentence(index, self._pushed[index].revision + 1, sentence.as_dict())
