@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -119,6 +119,7 @@ class TextCorrection:
             tuple[Sentence, str]
         ] = []  # replaced sentences not in a window yet, with reference
         self._windows: list[tuple[Window, Future[WindowOutcome]]] = []
+        self._on_window_done: Callable[[], None] | None = None
 
     def add(self, sentences: Sequence[Sentence], references: Sequence[str] | None = None) -> None:
         """Sentences in time order, each optionally with the first-pass text of the same audio."""
@@ -180,7 +181,28 @@ class TextCorrection:
             mistakes,
             "".join(r for _, r in taken),
         )
-        self._windows.append((window, self._llm.submit(window, deadline)))
+        future = self._llm.submit(window, deadline)
+        self._windows.append((window, future))
+        on_done = self._on_window_done
+        if on_done is not None:
+            future.add_done_callback(lambda _f: on_done())
+
+    def watch(self, on_window_done: Callable[[], None]) -> None:
+        """Call `on_window_done` (on the LLM's thread) each time an LLM window submitted later finishes."""
+        self._on_window_done = on_window_done
+
+    def current(self) -> list[Sentence]:
+        """The sentences added so far: the LLM's where its window is done, else after hotword replacement."""
+        sentences = list(self._replaced)
+        position = 0  # the windows take the replaced sentences in order, from the first
+        for window, future in self._windows:
+            size = len(window.sentences)
+            if future.done() and not future.cancelled() and future.exception() is None:
+                corrected = future.result().sentences
+                if len(corrected) == size:
+                    sentences[position : position + size] = corrected
+            position += size
+        return sentences
 
     @staticmethod
     def _outcome(window: Window, future: Future[WindowOutcome], deadline: float) -> WindowOutcome:

@@ -7,7 +7,7 @@ only sends that object; the core never builds the dicts itself.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -19,33 +19,80 @@ from .pipeline import Sentence
 
 @dataclass(frozen=True)
 class TranscriptionEvent:
-    """`transcription`: first-pass text so far and the VAD's view at one point of the audio."""
+    """`transcription`: the first-pass text not yet covered by sentence finals, and the VAD's view.
+
+    `punc_text` and `full_text` (the whole transcript so far) only for clients that asked for them
+    with `start_recording {full_text: true}`: they grow with the recording.
+    """
 
     name: ClassVar[str] = "transcription"
 
     text: str
-    punc_text: str
-    full_text: str
+    partial_text: str
     is_final: bool
     vad_event: str | None
     is_speech_active: bool
     segment: int
     current_time_ms: int
     seq: int
+    punc_text: str | None = None
+    full_text: str | None = None
 
     def to_wire(self) -> dict[str, Any]:
-        """The event's payload."""
-        return {
-            "text": self.text,
-            "punc_text": self.punc_text,
-            "full_text": self.full_text,
-            "is_final": self.is_final,
-            "vad_event": self.vad_event,
-            "is_speech_active": self.is_speech_active,
-            "segment": self.segment,
-            "current_time_ms": self.current_time_ms,
-            "seq": self.seq,
-        }
+        """The event's payload; `punc_text` and `full_text` only when they were asked for."""
+        wire: dict[str, Any] = {"text": self.text}
+        if self.punc_text is not None and self.full_text is not None:
+            wire["punc_text"], wire["full_text"] = self.punc_text, self.full_text
+        wire.update(
+            partial_text=self.partial_text,
+            is_final=self.is_final,
+            vad_event=self.vad_event,
+            is_speech_active=self.is_speech_active,
+            segment=self.segment,
+            current_time_ms=self.current_time_ms,
+            seq=self.seq,
+        )
+        return wire
+
+
+@dataclass(frozen=True)
+class PushedSentence:
+    """A final sentence as the client has it: its place in the recording, its revision, its fields."""
+
+    index: int  # 0, 1, 2, ... over the recording's non-empty sentences
+    revision: int  # 0 as first pushed, one more for each update
+    fields: Mapping[str, Any]  # Sentence.as_dict()
+
+    def to_wire(self) -> dict[str, Any]:
+        """`{index, revision, text, start_ms, end_ms, ...}`."""
+        return {"index": self.index, "revision": self.revision, **self.fields}
+
+
+@dataclass(frozen=True)
+class SentenceFinal:
+    """`sentence_final`: a sentence of the second pass (after hotword replacement), pushed once."""
+
+    name: ClassVar[str] = "sentence_final"
+
+    sentence: PushedSentence
+
+    def to_wire(self) -> dict[str, Any]:
+        """The sentence's payload."""
+        return self.sentence.to_wire()
+
+
+@dataclass(frozen=True)
+class SentenceUpdate:
+    """`sentence_update`: a pushed sentence changed (by the LLM), with its new revision."""
+
+    name: ClassVar[str] = "sentence_update"
+
+    sentence: PushedSentence
+    reason: str = "llm"
+
+    def to_wire(self) -> dict[str, Any]:
+        """The sentence's payload and why it changed."""
+        return {**self.sentence.to_wire(), "reason": self.reason}
 
 
 @dataclass(frozen=True)
@@ -102,6 +149,7 @@ class SessionSnapshot:
     received_samples: int
     pending_bytes: int  # a frame's odd trailing byte, waiting for the next frame
     last_seq: int
+    sentences: tuple[PushedSentence, ...] = ()  # the sentences pushed so far, latest revision of each
 
     def to_wire(self) -> dict[str, Any]:
         """The event's payload; the audio received in seconds, milliseconds and bytes."""
@@ -114,6 +162,7 @@ class SessionSnapshot:
             "received_ms": samples_to_ms(self.received_samples),
             "received_bytes": samples_to_bytes(self.received_samples) + self.pending_bytes,
             "last_seq": self.last_seq,
+            "sentences": [s.to_wire() for s in self.sentences],
         }
 
 
@@ -227,5 +276,14 @@ class FileResult:
 
 
 # what a recording sends to its client, in order, through the session's sink
-LiveEvent = TranscriptionEvent | RecordingStopped | ProgressEvent | ErrorEvent | FinalResult
+SentenceEvent = SentenceFinal | SentenceUpdate
+LiveEvent = (
+    TranscriptionEvent
+    | SentenceFinal
+    | SentenceUpdate
+    | RecordingStopped
+    | ProgressEvent
+    | ErrorEvent
+    | FinalResult
+)
 EventSink = Callable[[LiveEvent], None]

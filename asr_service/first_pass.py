@@ -41,10 +41,18 @@ class LiveTranscript:
     pending: str = ""
     segments: list[LiveSegment] = field(default_factory=list)
     seq: int = 0
+    covered: int = 0  # segments, from the first, whose sentences the client has been sent
 
     def full_text(self) -> str:
         """Everything recognised so far, punctuated where punctuation has run."""
         return self.punc_text + self.pending
+
+    def partial_text(self) -> str:
+        """The text of the audio no sentence sent covers yet: the segments from `covered` on (before the
+        first is covered, text heard before any segment too) and the text not punctuated yet."""
+        if self.covered == 0:
+            return self.full_text()
+        return "".join(s.text for s in self.segments[self.covered :]) + self.pending
 
     def next_seq(self) -> int:
         """The next transcription event's number (1, 2, 3, ...)."""
@@ -73,10 +81,13 @@ class FirstPass:
         transcript: LiveTranscript,
         segments: SegmentQueue,
         emit: Callable[[TranscriptionEvent], None],
+        full_text: bool = False,
     ) -> None:
-        """`asr` is this stream's lane of the streaming model; `transcript` is grown here, read elsewhere."""
+        """`asr` is this stream's lane of the streaming model; `transcript` is grown here, read elsewhere;
+        `full_text`: the events carry the whole transcript so far too (costly: old clients)."""
         self._vad, self._asr, self._punc = vad, asr, punc
         self._live, self._segments, self._emit = transcript, segments, emit
+        self._full_text = full_text
         self._vad_cache: dict[str, object] = {}
         self._asr_cache: dict[str, object] = {}
         self._punc_cache: dict[str, object] = {}
@@ -230,13 +241,14 @@ class FirstPass:
         self._emit(
             TranscriptionEvent(
                 text=text,
-                punc_text=live.punc_text,
-                full_text=live.full_text(),
+                partial_text=live.partial_text(),
                 is_final=is_final,
                 vad_event=vad_event,
                 is_speech_active=self._speech_start is not None,
                 segment=len(live.segments) - 1,
                 current_time_ms=samples_to_ms(position),
                 seq=live.next_seq(),
+                punc_text=live.punc_text if self._full_text else None,
+                full_text=live.full_text() if self._full_text else None,
             )
         )

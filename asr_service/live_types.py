@@ -31,6 +31,7 @@ class SessionOptions:
     hotwords: tuple[str, ...] = ()
     llm_correct: bool = False
     word_timestamps: bool = False
+    full_text: bool = False  # transcription events carry the whole transcript so far (old clients)
 
 
 @dataclass(frozen=True)

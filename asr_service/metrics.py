@@ -26,7 +26,8 @@ AUDIO_SECONDS = Counter(
 STAGE_LATENCY = Histogram(
     "asr_stage_latency_seconds",
     "Latency by stage: first_pass_chunk (600 ms chunk heard to text), second_pass (segment queued to "
-    "recognised), final (stop to final_result), upload_decode, upload_recognize",
+    "recognised), sentence_final (segment closed by the first pass to its sentence_final sent), "
+    "final (stop to final_result), upload_decode, upload_recognize",
     ["stage"],
     buckets=_LATENCY_BUCKETS,
     registry=REGISTRY,

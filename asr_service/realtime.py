@@ -66,11 +66,18 @@ def parse_options(raw: object, settings: Settings) -> SessionOptions:
     except HotwordsError as exc:
         raise SessionError("bad_options", str(exc)) from None
     use_itn, llm = raw.get("use_itn", settings.use_itn), raw.get("llm_correct", False)
-    word_times = raw.get("word_timestamps", False)
-    if not all(isinstance(flag, bool) for flag in (use_itn, llm, word_times)):
-        raise SessionError("bad_options", "use_itn, llm_correct and word_timestamps must be true or false")
+    word_times, full_text = raw.get("word_timestamps", False), raw.get("full_text", False)
+    if not all(isinstance(flag, bool) for flag in (use_itn, llm, word_times, full_text)):
+        raise SessionError(
+            "bad_options", "use_itn, llm_correct, word_timestamps and full_text must be true or false"
+        )
     return SessionOptions(
-        language=language, use_itn=use_itn, hotwords=words, llm_correct=llm, word_timestamps=word_times
+        language=language,
+        use_itn=use_itn,
+        hotwords=words,
+        llm_correct=llm,
+        word_timestamps=word_times,
+        full_text=full_text,
     )
 
 

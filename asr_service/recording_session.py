@@ -20,6 +20,7 @@ from .first_pass import VAD_CHUNK, LiveTranscript
 from .live_types import LiveModels, SessionLimits, SessionOptions, SessionState
 from .results import ResultStore, token_digest
 from .second_pass import CorrectionHooks, SecondPass
+from .sentence_log import SentenceLog
 from .session_thread import SessionThread, ThreadHooks
 from .spool import RecordingStore
 
@@ -64,6 +65,8 @@ class RecordingSession:
         self._last_audio_at = time.monotonic()  # when audio last came (or a client took the recording)
         self._thread: SessionThread | None = None
         self._transcript = LiveTranscript()
+        # sentences go out under the lock that binds a client, so a resume gets each exactly once
+        self._sentences = SentenceLog(self._emit, self._lock)
 
     # ----- called from socket handlers (any thread) -----
 
@@ -77,8 +80,7 @@ class RecordingSession:
                     "stop it first (or reconnect and resume it)",
                 )
             self.options, self._sink = options, sink
-            if self._corrector is not None:
-                self._correction = self._corrector.start(options.hotwords, options.llm_correct)
+            self._start_correction()
             self._audio.open(self._recordings.create(self.session_id))
             self.state = SessionState.RECORDING
             self._last_audio_at = time.monotonic()
@@ -135,6 +137,7 @@ class RecordingSession:
                 raise RuntimeError(f"session {self.session_id} is {self.state.value}, not idle")
             self._audio.open(self._recordings.reopen(self.session_id))
             self.options = options
+            self._start_correction()  # the same hotwords and LLM as the process it came from
             self.state, self.detached_at = SessionState.PARKED, time.monotonic()
             self._start_thread(replay_to=self._audio.received).audio(self._audio.received)
 
@@ -171,7 +174,8 @@ class RecordingSession:
                 self.state = SessionState.PARKED
 
     def attach(self, sink: EventSink) -> tuple[SessionSnapshot, FinalResult | None]:
-        """Bind a new connection; returns resume_result and the final result if it was already sent."""
+        """Bind a new connection; returns resume_result and the final result if it was already sent.
+        Under the lock sentences go out under: later ones go to `sink`, none in the snapshot again."""
         with self._lock:
             self._sink = sink
             self.detached_at = None
@@ -194,9 +198,14 @@ class RecordingSession:
             received_samples=self._audio.received,
             pending_bytes=self._audio.pending_bytes,
             last_seq=self._transcript.seq,
+            sentences=self._sentences.snapshot(),
         )
 
     # ----- the session thread's hooks -----
+
+    def _start_correction(self) -> None:
+        if self._corrector is not None:
+            self._correction = self._corrector.start(self.options.hotwords, self.options.llm_correct)
 
     def _start_thread(self, replay_to: int = 0) -> SessionThread:
         """The session thread, started with this recording's second pass (and correction, if any)."""
@@ -207,12 +216,11 @@ class RecordingSession:
         if self._correction is not None:
             llm = self.options.llm_correct and self._corrector is not None and self._corrector.llm is not None
             llm_wait = (lambda: self._emit(ProgressEvent(1.0, "llm_correction"))) if llm else None
-            correction = CorrectionHooks(self._correction, thread.recognised, llm_wait)
-        second = SecondPass(
-            self._models.offline, self._audio.read, self.options, self._limits.max_sentence_ms, correction
-        )
+            correction = CorrectionHooks(self._correction, llm_wait)
+        recognise = (self._models.offline, self._audio.read, self.options, self._limits.max_sentence_ms)
+        second = SecondPass(*recognise, correction, self._sentences, thread.recognised)
         self._thread = thread
-        thread.start(second, self.options.language)
+        thread.start(second, self.options.language, self.options.full_text)
         return thread
 
     def _emit(self, event: LiveEvent) -> None:

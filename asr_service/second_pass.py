@@ -1,5 +1,5 @@
 """The live second pass: closed segments to SenseVoice while recording goes on, their sentences to
-correction in order, and the final result built from both passes."""
+correction and to the client (sentence_final, sentence_update) in order, and the final result."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from .pipeline import Sentence, spoken_language
 from .roles import Heard, RecognitionOptions, Span, SpeechRecognizer
 from .scheduler import OnWorker
 from .segments import join_texts, split_long_spans
+from .sentence_log import SentenceLog
 
 
 class SentenceCorrection(Protocol):
@@ -28,6 +29,12 @@ class SentenceCorrection(Protocol):
 
     def add(self, sentences: Sequence[Sentence], references: Sequence[str] | None = None) -> None:
         """Sentences in time order, each with the first-pass text of the same audio."""
+
+    def current(self) -> list[Sentence]:
+        """Every sentence added so far, as corrected so far (LLM windows done, else hotwords replaced)."""
+
+    def watch(self, on_window_done: Callable[[], None]) -> None:
+        """Call `on_window_done` (on another thread) whenever an LLM window finishes."""
 
     def finish(self) -> CorrectedText:
         """The corrected transcript."""
@@ -38,7 +45,6 @@ class CorrectionHooks:
     """A recording's correction, and how the second pass tells the session about it."""
 
     correction: SentenceCorrection
-    on_recognised: Callable[[], None]  # a segment's second pass finished (called on a model worker)
     on_llm_wait: Callable[[], None] | None = None  # the final result now waits for the last LLM windows
 
 
@@ -60,17 +66,33 @@ class SecondPass:
         options: SessionOptions,
         max_sentence_ms: int,
         hooks: CorrectionHooks | None = None,
+        sentences: SentenceLog | None = None,
+        on_recognised: Callable[[], None] | None = None,
     ) -> None:
-        """`read_samples(start, end)` gives recorded audio; without `hooks` there is no correction."""
+        """`read_samples(start, end)` gives recorded audio; without `hooks` there is no correction.
+        `sentences` pushes them to the client; `on_recognised` (called on a model or LLM thread) wakes
+        the session thread to hand on a finished segment or to push an LLM window's corrections."""
         self._offline, self._read, self._options = offline, read_samples, options
         self._max_sentence_ms, self._hooks = max_sentence_ms, hooks
+        self._log = sentences if sentences is not None else SentenceLog(lambda _event: None)
+        self._on_recognised = on_recognised
+        if hooks is not None and on_recognised is not None:
+            hooks.correction.watch(on_recognised)
         self._jobs: dict[int, _Recognition] = {}  # by segment index
         # segments found by the stop's VAD read-ahead, second pass queued, by (start_ms, end_ms)
         self._early: dict[tuple[int, int], _Recognition] = {}
-        self._handed = 0  # segments given to the correction so far, in order
+        self._handed = 0  # segments handed on (to the correction and the client) so far, in order
+        self._recognised: list[Sentence] = []  # without correction: the sentences handed on
+        self._closed_at: dict[int, float] = {}  # when the first pass closed each segment not handed on
+
+    @property
+    def handed(self) -> int:
+        """How many segments, from the first, have had their sentences pushed to the client."""
+        return self._handed
 
     def queue(self, segment: LiveSegment) -> None:
         """Recognise a closed segment now (unless the stop's read-ahead did), while recording goes on."""
+        self._closed_at[segment.index] = time.monotonic()
         job = self._early.pop((segment.start_ms, segment.end_ms), None)
         self._jobs[segment.index] = (
             job if job is not None else self._recognise(segment.start_ms, segment.end_ms)
@@ -100,8 +122,8 @@ class SecondPass:
         options = RecognitionOptions(asked.language, asked.use_itn, asked.word_timestamps)
         queued = time.monotonic()
         future = self._offline.submit(lambda m: m.recognize(clips, options))
-        if self._hooks is not None:
-            on_recognised = self._hooks.on_recognised
+        on_recognised = self._on_recognised
+        if on_recognised is not None:
             future.add_done_callback(lambda _f: on_recognised())
 
         def observe(done: Future[list[Heard]]) -> None:
@@ -112,18 +134,29 @@ class SecondPass:
         return _Recognition(pieces, future)
 
     def hand_over(self, segments: Sequence[LiveSegment]) -> None:
-        """Give correction every segment whose second pass is done, in order, so LLM windows start early."""
-        if self._hooks is None:
-            return
+        """Hand on every segment whose second pass is done, in order (to the correction, so LLM windows
+        start early), then push to the client what changed: new sentences, and LLM corrections."""
+        closed_at: list[float] = []  # when the segments whose sentences go out now were closed
         while self._handed < len(segments):
             segment = segments[self._handed]
             future = self._job(segment).future
             if segment.end_ms < 0 or (future is not None and not future.done()):
-                return  # still open, or still being recognised
+                break  # still open, or still being recognised
             if future is not None and future.exception() is not None:
-                return  # collect() raises it
-            self._hooks.correction.add(*self.sentences(segment))
+                break  # collect() raises it
+            sentences, references = self.sentences(segment)
+            if self._hooks is not None:
+                self._hooks.correction.add(sentences, references)
+            else:
+                self._recognised += sentences
+            closed = self._closed_at.pop(segment.index, None)
+            if sentences and closed is not None:
+                closed_at.append(closed)
             self._handed += 1
+        self._log.sync(self._hooks.correction.current() if self._hooks is not None else self._recognised)
+        now = time.monotonic()
+        for closed in closed_at:
+            metrics.observe_stage("sentence_final", now - closed)
 
     def collect(self, segments: Sequence[LiveSegment]) -> Iterator[float]:
         """Wait for each segment's second pass in turn, yielding the share done; a failure raises."""
@@ -134,14 +167,18 @@ class SecondPass:
             yield done / len(segments)
 
     def corrected(self, segments: Sequence[LiveSegment]) -> CorrectedText:
-        """Hotword replacement and, if asked for, the LLM's last windows (the others ran while recording)."""
+        """Hotword replacement and, if asked for, the LLM's last windows (the others ran while recording);
+        every difference from what the client was sent is pushed to it before this returns."""
+        self.hand_over(segments)
         if self._hooks is None:
             sentences = [s for segment in segments for s in self.sentences(segment)[0]]
+            self._log.sync(sentences)
             return CorrectedText(sentences, sentences, [], "disabled", [])
-        self.hand_over(segments)
         if self._hooks.on_llm_wait is not None:
             self._hooks.on_llm_wait()
-        return self._hooks.correction.finish()
+        corrected = self._hooks.correction.finish()
+        self._log.sync(corrected.sentences)
+        return corrected
 
     def sentences(self, segment: LiveSegment) -> tuple[list[Sentence], list[str]]:
         """A recognised segment's non-empty sentences, each with the share of first-pass text of its time."""

@@ -37,7 +37,8 @@ class _HandOff:
 
 
 class _Recognised:
-    """Tells the session thread that a segment's second pass finished (to start LLM windows early)."""
+    """Tells the session thread that a segment's second pass or an LLM window finished: what is done
+    goes to the correction and to the client."""
 
 
 _STOP = _Stop()
@@ -82,10 +83,13 @@ class SessionThread:
         self._thread = threading.Thread(target=self._run, name=f"session-{session_id[:8]}", daemon=True)
         self._second: SecondPass | None = None
         self._language = ""
+        self._full_text = False
+        self._ready = threading.Event()  # a second pass or LLM window finished since the last hand-over
 
-    def start(self, second: SecondPass, language: str) -> None:
-        """Start the thread; `second` is the recording's second pass, `language` goes in its result."""
-        self._second, self._language = second, language
+    def start(self, second: SecondPass, language: str, full_text: bool = False) -> None:
+        """Start the thread; `second` is the recording's second pass, `language` goes in its result;
+        `full_text`: transcription events carry the whole transcript (start_recording's option)."""
+        self._second, self._language, self._full_text = second, language, full_text
         self._thread.start()
 
     def audio(self, received: int) -> None:
@@ -103,7 +107,8 @@ class SessionThread:
         self._inbox.put(_HAND_OFF)
 
     def recognised(self) -> None:
-        """A segment's second pass finished: hand what is done to the correction."""
+        """A segment's second pass or an LLM window finished: hand on and push what is done."""
+        self._ready.set()  # seen between blocks of a backlog of audio, too
         self._inbox.put(_RECOGNISED)
 
     def join(self, timeout_s: float) -> bool:
@@ -117,7 +122,9 @@ class SessionThread:
         try:
             with self._models.asr_lane() as asr:  # the lane is free again once the audio is done
                 models = self._models
-                first = FirstPass(models.vad, asr, models.punc, self._transcript, self._second, self._heard)
+                first = FirstPass(
+                    models.vad, asr, models.punc, self._transcript, self._second, self._heard, self._full_text
+                )
                 handed_off = self._consume(first, self._second)
             if handed_off:
                 return
@@ -143,7 +150,7 @@ class SessionThread:
             if isinstance(item, _Stop):
                 break
             if isinstance(item, _Recognised):
-                second.hand_over(self._transcript.segments)
+                self._hand_over(second)
                 continue
             if isinstance(item, _HandOff):
                 second.abandon()
@@ -157,10 +164,18 @@ class SessionThread:
                 else:
                     first.push(self._audio.read(done, block))
                 done = block
+                if self._ready.is_set():
+                    self._hand_over(second)
             if done >= self._replay_to:
                 self.caught_up.set()
         first.finish()
         return False
+
+    def _hand_over(self, second: SecondPass) -> None:
+        """Push the sentences done; the live partial text leaves out the segments they cover."""
+        self._ready.clear()
+        second.hand_over(self._transcript.segments)
+        self._transcript.covered = second.handed
 
     def _next_item(self) -> _InboxItem:
         """The next inbox item; meanwhile, the session checks whether its client went quiet."""
@@ -174,6 +189,7 @@ class SessionThread:
         """Wait for the second passes (a failed one fails the recording) and the correction."""
         segments = self._transcript.segments
         for share in second.collect(segments):
+            self._hand_over(second)  # each sentence goes out as soon as its segment is recognised
             self._hooks.emit(ProgressEvent(share, "second_pass"))
         corrected: CorrectedText = second.corrected(segments)
         duration_ms = samples_to_ms(self._audio.received)

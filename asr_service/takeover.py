@@ -12,7 +12,7 @@ from typing import Any
 from . import metrics
 from .audio_units import ms_to_samples
 from .errors import SessionError
-from .events import SessionSnapshot, StoredFinalResult
+from .events import PushedSentence, SessionSnapshot, StoredFinalResult
 from .handoff import HandoffState, HandoffStore, SharedData
 from .live_types import SessionOptions, SessionState
 from .recording_session import RecordingSession
@@ -179,5 +179,9 @@ def _finished(state: HandoffState, final: dict[str, Any] | None) -> FinishedElse
         received_samples=ms_to_samples(int(final["duration_ms"])) if final else 0,
         pending_bytes=0,
         last_seq=0,  # another process produced the events; their numbers are not kept
+        # the sentences as that process finished them; their revisions are not kept
+        sentences=tuple(PushedSentence(i, 0, dict(s)) for i, s in enumerate(final.get("timestamps", [])))
+        if final
+        else (),
     )
     return FinishedElsewhere(snapshot, StoredFinalResult(final) if final is not None else None)

@@ -107,9 +107,16 @@ class LiveCore:
     connections: Connections
 
 
-def live_core(data: Path, worker: ModelWorker, max_active: int = 4, grace_s: float = 60.0) -> LiveCore:
-    """The core as the engine wires it, on silent models; cores on one `data` share recordings."""
-    models = silent_live_models(worker)
+def live_core(
+    data: Path,
+    worker: ModelWorker,
+    max_active: int = 4,
+    grace_s: float = 60.0,
+    models: LiveModels | None = None,
+) -> LiveCore:
+    """The core as the engine wires it, on `models` (silent ones by default); cores on one `data`
+    share recordings."""
+    models = models or silent_live_models(worker)
     recordings, results = RecordingStore(data / "recordings", 60), ResultStore(data / "results", 60)
     shared = SharedData(HandoffStore(data / "sessions", 60), recordings, results)
 

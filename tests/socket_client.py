@@ -18,18 +18,20 @@ EVENTS = (
     "resume_result",
     "error",
 )
+SENTENCE_EVENTS = ("sentence_final", "sentence_update")  # newer events: only clients that ask get them
 
 
 class RecordingClient:
     """Connects over websocket and keeps (event, payload) pairs for assertions."""
 
-    def __init__(self, url: str, auth: dict[str, str] | None = None) -> None:
+    def __init__(self, url: str, auth: dict[str, str] | None = None, events: tuple[str, ...] = ()) -> None:
+        """Keeps the events of EVENTS, and `events` too (an old client knows only EVENTS)."""
         self.events: list[tuple[str, Any]] = []
         self.arrivals: list[float] = []  # time.monotonic() of each event, for latency figures
         self.sent_bytes = 0
         self._cond = threading.Condition()
         self.sio = socketio.Client(reconnection=False)
-        for name in EVENTS:
+        for name in EVENTS + events:
             self.sio.on(name, self._recorder(name))
         self.sio.connect(url, transports=["websocket"], auth=auth, wait_timeout=20)
 

@@ -15,8 +15,11 @@ from asr_service.events import (
     FileResult,
     FinalResult,
     ProgressEvent,
+    PushedSentence,
     RealtimeSegment,
     RecordingStopped,
+    SentenceFinal,
+    SentenceUpdate,
     SessionSnapshot,
     TranscriptionEvent,
 )
@@ -70,12 +73,11 @@ def _file(**asked: Any) -> FileResult:
 
 
 def test_transcription() -> None:
-    event = TranscriptionEvent("备份", "今天，", "今天，备份", False, None, True, 0, 2400, 5)
+    event = TranscriptionEvent("备份", "今天，备份", False, None, True, 0, 2400, 5)
     assert event.name == "transcription"
     assert list(event.to_wire().items()) == [
         ("text", "备份"),
-        ("punc_text", "今天，"),
-        ("full_text", "今天，备份"),
+        ("partial_text", "今天，备份"),
         ("is_final", False),
         ("vad_event", None),
         ("is_speech_active", True),
@@ -83,6 +85,40 @@ def test_transcription() -> None:
         ("current_time_ms", 2400),
         ("seq", 5),
     ]
+
+
+def test_transcription_with_the_whole_text_asked_for() -> None:
+    event = TranscriptionEvent("备份", "备份", False, None, True, 1, 2400, 5, "今天，", "今天，备份")
+    assert list(event.to_wire().items()) == [
+        ("text", "备份"),
+        ("punc_text", "今天，"),
+        ("full_text", "今天，备份"),
+        ("partial_text", "备份"),
+        ("is_final", False),
+        ("vad_event", None),
+        ("is_speech_active", True),
+        ("segment", 1),
+        ("current_time_ms", 2400),
+        ("seq", 5),
+    ]
+
+
+def test_sentence_events_carry_the_sentence_fields() -> None:
+    pushed = PushedSentence(3, 0, SENTENCES[1].as_dict())
+    assert SentenceFinal.name == "sentence_final" and SentenceUpdate.name == "sentence_update"
+    assert list(SentenceFinal(pushed).to_wire().items()) == [
+        ("index", 3),
+        ("revision", 0),
+        ("text", "Yes, the SLA is ready."),
+        ("start_ms", 6290),
+        ("end_ms", 8540),
+        ("language", "en"),
+        ("emotion", None),
+        ("events", []),
+        ("words", [{"text": "Yes", "start_ms": 6290, "end_ms": 6500}]),
+    ]
+    update = SentenceUpdate(PushedSentence(3, 1, SENTENCES[1].as_dict())).to_wire()
+    assert update == {**SentenceFinal(pushed).to_wire(), "revision": 1, "reason": "llm"}
 
 
 def test_small_events_round_as_documented() -> None:
@@ -122,6 +158,7 @@ def test_snapshot_counts_the_audio_in_three_units() -> None:
         ("received_ms", 3000),
         ("received_bytes", 96_003),
         ("last_seq", 6),
+        ("sentences", []),
     ]
     assert type(wire["duration_s"]) is float and type(wire["received_ms"]) is int
 
@@ -188,11 +225,16 @@ def _documented_fields(section: str) -> set[str]:
 @pytest.mark.parametrize(
     ("section", "wire"),
     [
-        ("4.3 `transcription`", TranscriptionEvent("", "", "", True, "speech_end", False, 0, 0, 1).to_wire()),
+        (
+            "4.3 `transcription`",
+            TranscriptionEvent("", "", True, "speech_end", False, 0, 0, 1, "", "").to_wire(),
+        ),
         ("4.4 `recording_stopped`", RecordingStopped("s", 0).to_wire()),
         ("4.5 `processing_progress`", ProgressEvent(1.0, "done").to_wire()),
         ("4.6 `final_result`", _final().to_wire()),
         ("4.7 `resume_result`", SessionSnapshot("s", SessionState.DONE, "", 0, 0, 0).to_wire()),
+        ("4.9 `sentence_final`", SentenceFinal(PushedSentence(0, 0, SENTENCES[1].as_dict())).to_wire()),
+        ("4.10 `sentence_update`", SentenceUpdate(PushedSentence(0, 1, SENTENCES[1].as_dict())).to_wire()),
         ("4.8 `error`", ErrorEvent("busy", "").to_wire()),
     ],
 )
@@ -200,6 +242,19 @@ def test_every_socket_payload_has_exactly_the_documented_fields(section: str, wi
     documented = _documented_fields(section)
     assert documented, f"no field table found in {section}"
     assert set(wire) == documented
+
+
+def test_the_whole_text_fields_are_documented_as_asked_for_only() -> None:
+    documented = _documented_fields("4.3 `transcription`")
+    plain = TranscriptionEvent("", "", True, "speech_end", False, 0, 0, 1).to_wire()
+    assert set(plain) == documented - {"punc_text", "full_text"}
+    entry = PushedSentence(0, 0, SENTENCES[1].as_dict()).to_wire()
+    snapshot = SessionSnapshot(
+        "s", SessionState.DONE, "", 0, 0, 0, (PushedSentence(0, 0, SENTENCES[1].as_dict()),)
+    )
+    assert snapshot.to_wire()["sentences"] == [entry] and set(entry) == _documented_fields(
+        "4.9 `sentence_final`"
+    )
 
 
 def test_rest_results_have_exactly_the_openapi_fields() -> None:

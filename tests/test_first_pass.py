@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,19 +13,26 @@ import numpy as np
 
 from asr_service.events import TranscriptionEvent
 from asr_service.first_pass import FirstPass, LiveSegment, LiveTranscript
+from asr_service.live_types import SessionOptions
 from asr_service.scheduler import ModelWorker, StepBatcher
 
 from .live_fakes import (
     RATE,
     ClockVad,
     CountingAsr,
+    PeriodicVad,
     SlowRecognizer,
     live_models,
     live_session,
+    named,
     observed,
     pcm,
     record,
+    transcriptions,
+    wait_until,
 )
+
+PLAIN = {"language": None, "emotion": None, "events": []}  # what the fake recognizer hears
 
 
 class WaitingVad(ClockVad):
@@ -70,7 +79,7 @@ def test_frame_sizes_do_not_change_events_or_chunks(tmp_path: Path, workers: lis
     for index, sizes in enumerate(([19200], [321, 7777, 2], [64000], [1, 3, 5, 999])):
         session, events, asr = live_session(tmp_path / str(index), workers)
         record(session, audio, sizes)
-        transcription = [p for e, p in events if e == "transcription"]
+        transcription = transcriptions(events)
         final = next(p for e, p in events if e == "final_result")
         runs.append(
             (
@@ -85,8 +94,8 @@ def test_frame_sizes_do_not_change_events_or_chunks(tmp_path: Path, workers: lis
     assert final["duration_ms"] == 6300
     assert [(s["start_ms"], s["end_ms"]) for s in final["realtime_segments"]] == [(1000, 2600), (4000, 6300)]
     assert final["timestamps"] == [
-        {"text": "s1600", "start_ms": 1000, "end_ms": 2600},
-        {"text": "s2300", "start_ms": 4000, "end_ms": 6300},
+        {"text": "s1600", "start_ms": 1000, "end_ms": 2600, **PLAIN},
+        {"text": "s2300", "start_ms": 4000, "end_ms": 6300, **PLAIN},
     ]
     assert final["paraformer_raw"].endswith("z") and len(final["paraformer_raw"]) == 11
     assert [t["seq"] for t in transcription] == list(range(1, len(transcription) + 1))
@@ -198,7 +207,7 @@ def test_a_closed_segment_goes_to_the_second_pass_before_its_speech_end(workers:
     end = next(i for i, e in enumerate(events) if e.vad_event == "speech_end")
     assert segments.calls == [("closed", 1000, 2600, end)]
     assert [(s.index, s.start_ms, s.end_ms) for s in transcript.segments] == [(0, 1000, 2600)]
-    assert events[end].current_time_ms == 2600 and transcript.segments[0].text == events[end].punc_text
+    assert events[end].current_time_ms == 2600 and transcript.segments[0].text == events[end].partial_text
 
 
 def test_at_finish_the_vad_reads_ahead_before_any_chunk_runs(workers: list[ModelWorker]) -> None:
@@ -210,3 +219,35 @@ def test_at_finish_the_vad_reads_ahead_before_any_chunk_runs(workers: list[Model
     assert [c[:3] for c in segments.calls[2:]] == [("closed", 1000, 2600), ("closed", 4000, 6300)]
     assert [e.seq for e in events] == list(range(1, len(events) + 1)) and transcript.seq == len(events)
     assert events[-1].current_time_ms == 6300
+
+
+def _heard(events: list[tuple[str, Any]], ms: int) -> Callable[[], bool]:
+    return lambda: any(p["current_time_ms"] >= ms for p in named(events, "transcription"))
+
+
+def _event_bytes(tmp_path: Path, workers: list[ModelWorker], options: SessionOptions) -> list[int]:
+    """The JSON size of each transcription event of a 2-minute recording with a sentence every 2 s,
+    sent at the pace the session takes it (as a live microphone does)."""
+    session, events, _ = live_session(tmp_path, workers, vad=PeriodicVad(), options=options)
+    audio = pcm(120.0)
+    for second in range(0, 120, 2):
+        for start in range(second * 2 * RATE, (second + 2) * 2 * RATE, 3200):
+            session.feed(audio[start : start + 3200])
+        wait_until(_heard(events, (second + 2) * 1000 - 600))  # up to the last whole chunk
+    session.stop()
+    assert session.done.wait(30)  # type: ignore[attr-defined]
+    assert len(named(events, "sentence_final")) == 60
+    return [len(json.dumps(p, ensure_ascii=False).encode()) for p in named(events, "transcription")]
+
+
+def test_transcription_events_stay_small_however_long_the_recording(
+    tmp_path: Path, workers: list[ModelWorker]
+) -> None:
+    sizes = _event_bytes(tmp_path / "plain", workers, SessionOptions())
+    third = len(sizes) // 3
+    # the numbers in them grow by a digit or so; the text stays that of the segments not sent yet
+    assert max(sizes[-third:]) <= max(sizes[:third]) + 16, (max(sizes[:third]), max(sizes[-third:]))
+    whole = _event_bytes(tmp_path / "full", workers, SessionOptions(full_text=True))
+    assert len(whole) == len(sizes)
+    # with the whole text asked for, they grow with the transcript (by 1 character per 600 ms here)
+    assert whole[-1] > sizes[-1] + 400 and max(whole[-third:]) > max(whole[:third]) + 300

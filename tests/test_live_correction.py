@@ -25,7 +25,7 @@ from asr_service.spool import RecordingStore
 
 from .conftest import LiveServer, start_server, stop_server
 from .fakes import EventSink
-from .live_fakes import BracketPunc, ClockVad, CountingAsr
+from .live_fakes import BracketPunc, ClockVad, CountingAsr, SentenceView, named, wait_until
 from .live_fakes import pcm as _pcm
 from .llm_server import FakeLlm, Reply, rewrite
 from .socket_client import RecordingClient
@@ -138,6 +138,36 @@ def test_llm_windows_run_during_the_recording_and_correct_the_final_result(
     assert stages[-2:] == ["llm_correction", "done"]
 
 
+def test_llm_corrections_reach_the_client_as_updates_before_the_final_result(
+    tmp_path: Path, workers: list[ModelWorker], llm: FakeLlm
+) -> None:
+    options = SessionOptions(hotwords=("星御",), llm_correct=True)
+    session, events, done = _session(tmp_path, workers, llm.url, options)
+    pcm = _pcm(6.0)
+    _feed(session, pcm[:112000])  # 3.5 s: the first segment (1.0-2.6 s) closed
+    wait_until(lambda: bool(named(events, "sentence_update")))  # its window is done: while recording
+    assert session.state is SessionState.RECORDING
+    heard = {"language": "zh", "emotion": "neutral", "events": []}  # what the fake recognizer hears
+    first = {
+        "text": "第1段讲星御",
+        "start_ms": 1000,
+        "end_ms": 2600,
+        **heard,
+    }  # hotwords replaced, before the LLM
+    assert named(events, "sentence_final") == [{"index": 0, "revision": 0, **first}]
+    update = {"index": 0, "revision": 1, **first, "text": "第1节讲星御", "reason": "llm"}
+    assert named(events, "sentence_update") == [update]
+    _feed(session, pcm[112000:])
+    session.stop()
+    assert done.wait(30)
+    names = [name for name, _ in events]
+    assert max(i for i, n in enumerate(names) if n.startswith("sentence_")) < names.index("final_result")
+    view = SentenceView().apply(events)  # each index once, each revision one up
+    assert view.timestamps() == _final(events)["timestamps"]
+    assert [s["revision"] for s in view.sentences.values()] == [1, 1]
+    assert named(events, "sentence_final")[1]["text"] == "第2段讲星御"
+
+
 def test_a_failing_llm_leaves_the_hotword_corrected_text(
     tmp_path: Path, workers: list[ModelWorker], llm: FakeLlm
 ) -> None:
@@ -151,6 +181,8 @@ def test_a_failing_llm_leaves_the_hotword_corrected_text(
     final = _final(events)
     assert final["llm_status"] == "malformed_answer"
     assert final["llm_merged"] == final["sensevoice"] == "第1段讲星御"
+    assert SentenceView().apply(events).timestamps() == final["timestamps"]
+    assert named(events, "sentence_update") == []  # nothing changed
 
 
 def test_without_llm_correct_the_llm_is_not_called(
@@ -172,10 +204,19 @@ def test_start_recording_hotwords_are_checked() -> None:
     assert parse_options(None, settings).word_timestamps is False
     with pytest.raises(SessionError) as bad_flag:
         parse_options({"word_timestamps": "yes"}, settings)
-    assert "word_timestamps must be true or false" in bad_flag.value.message
+    assert "word_timestamps and full_text must be true or false" in bad_flag.value.message
     with pytest.raises(SessionError) as info:
         parse_options({"hotwords": ["x" * 41]}, settings)
     assert info.value.code == "bad_options" and "longer than 40" in info.value.message
+
+
+def test_start_recording_full_text_is_a_boolean() -> None:
+    settings = Settings.from_env({})
+    assert parse_options({"full_text": True}, settings).full_text is True
+    assert parse_options({}, settings).full_text is False
+    with pytest.raises(SessionError) as info:
+        parse_options({"full_text": "yes"}, settings)
+    assert info.value.code == "bad_options" and "full_text" in info.value.message
 
 
 @pytest.fixture(scope="module")

@@ -37,8 +37,10 @@ def test_a_state_is_its_wire_name() -> None:
 
 def test_options_default_to_what_docs_websocket_md_says() -> None:
     # docs/websocket.md, start_recording: language `ASR_LANGUAGE` (auto), use_itn `ASR_USE_ITN` (true),
-    # hotwords [], llm_correct false
-    assert SessionOptions() == SessionOptions(language="auto", use_itn=True, hotwords=(), llm_correct=False)
+    # hotwords [], llm_correct false, full_text false (the whole text in every event only when asked)
+    assert SessionOptions() == SessionOptions(
+        language="auto", use_itn=True, hotwords=(), llm_correct=False, full_text=False
+    )
     options, defaults = SessionOptions(), Settings.from_env({})
     assert (options.language, options.use_itn) == (defaults.default_language, defaults.use_itn)
     with pytest.raises(dataclasses.FrozenInstanceError):

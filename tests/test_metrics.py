@@ -104,9 +104,10 @@ def test_a_live_recording_moves_the_session_metrics(
         _value(after, "asr_stage_latency_seconds_count", stage="final")
         == _value(before, "asr_stage_latency_seconds_count", stage="final") + 1
     )
-    assert _value(after, "asr_stage_latency_seconds_count", stage="second_pass") > _value(
-        before, "asr_stage_latency_seconds_count", stage="second_pass"
-    )
+    for stage in ("second_pass", "sentence_final"):  # segment closed to its sentence_final sent
+        assert _value(after, "asr_stage_latency_seconds_count", stage=stage) > _value(
+            before, "asr_stage_latency_seconds_count", stage=stage
+        )
     for event in ("started", "finished"):
         assert (
             _value(after, "asr_session_events_total", event=event)

@@ -17,7 +17,8 @@ from asr_service.model_loading import ModelSet
 from asr_service.pipeline import OfflinePipeline, RecognitionOptions
 
 from .conftest import LiveServer, start_server, stop_server
-from .socket_client import RecordingClient
+from .live_fakes import SentenceView
+from .socket_client import SENTENCE_EVENTS, RecordingClient
 
 FRAME_100MS = 3200
 TIMEOUT = 120
@@ -109,8 +110,7 @@ def test_transcription_cadence_fields_and_seq(live_server: LiveServer, pcm: byte
     events = client.payloads("transcription")
     fields = {
         "text",
-        "punc_text",
-        "full_text",
+        "partial_text",
         "is_final",
         "vad_event",
         "is_speech_active",
@@ -130,8 +130,65 @@ def test_transcription_cadence_fields_and_seq(live_server: LiveServer, pcm: byte
     assert any(e["vad_event"] == "speech_end" and e["is_final"] for e in events)
     times = [e["current_time_ms"] for e in events]
     assert times == sorted(times)
-    for event in events:
-        assert event["full_text"].startswith(event["punc_text"])
+
+
+OLD_EVENTS = ("transcription", "recording_stopped", "processing_progress", "final_result", "error")
+OLD_TRANSCRIPTION = {"text", "punc_text", "full_text", "is_final", "vad_event", "is_speech_active", "segment"}
+OLD_FINAL = {"paraformer", "sensevoice", "llm_merged", "timestamps", "realtime_segments", "duration_ms"}
+
+
+@pytest.mark.parametrize("full_text", [False, True])
+def test_a_client_knowing_only_the_old_events_works_unchanged(
+    live_server: LiveServer, pcm: bytes, full_text: bool
+) -> None:
+    """A client written before sentence events (it ignores them) records, drops, resumes and stops."""
+    options = {"full_text": True} if full_text else {}
+    first, connected = start_recording(live_server, options)
+    half = (len(pcm) // 2) & ~1
+    first.send_audio(pcm[:half], 3200)
+    _wait_for_time(first, 3000)
+    first.close()
+    second = _resume(live_server, connected["resume_token"])
+    resumed = second.wait_for("resume_result")
+    assert resumed["state"] == "recording" and isinstance(resumed["current_text"], str)
+    second.send_audio(pcm[resumed["received_bytes"] :], 3200)
+    second.sio.emit("stop_recording")
+    final = second.wait_for("final_result", TIMEOUT)
+    second.close()
+    for client in (first, second):
+        old = [(n, p) for n, p in client.events if n in OLD_EVENTS]
+        for name, payload in old:
+            assert name != "error", payload
+            if name == "transcription" and full_text:  # exactly as before
+                assert set(payload) >= OLD_TRANSCRIPTION and payload["full_text"].startswith(
+                    payload["punc_text"]
+                )
+            elif name == "transcription":  # the whole text is no longer sent unless asked for
+                assert not {"punc_text", "full_text"} & set(payload) and "partial_text" in payload
+    assert set(final) >= OLD_FINAL and final["duration_ms"] == len(pcm) // 32
+    assert second.payloads("processing_progress")[-1]["stage"] == "done"
+    if full_text:
+        last = second.payloads("transcription")[-1]
+        assert last["full_text"] == final["paraformer"]  # the whole first-pass text, as ever
+
+
+def test_a_new_client_gets_every_sentence_before_the_final_result(
+    live_server: LiveServer, pcm: bytes
+) -> None:
+    client = RecordingClient(live_server.url, events=SENTENCE_EVENTS)
+    client.wait_for("connected")
+    client.sio.emit("start_recording", {})
+    client.wait_for("recording_started")
+    client.send_audio(pcm, 3200)
+    client.sio.emit("stop_recording")
+    final = client.wait_for("final_result", TIMEOUT)
+    client.close()
+    names = [n for n, _ in client.events]
+    assert (
+        final["timestamps"]
+        and max(i for i, n in enumerate(names) if n.startswith("sentence_")) < len(names) - 1
+    )
+    assert SentenceView().apply(client.events).timestamps() == final["timestamps"]
 
 
 def test_first_pass_equals_direct_funasr_streaming(

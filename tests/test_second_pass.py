@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from asr_service.correction import CorrectedText
+from asr_service.events import SentenceEvent
 from asr_service.first_pass import LiveSegment, LiveTranscript
 from asr_service.live_types import SessionOptions, SessionState
 from asr_service.pipeline import Sentence
 from asr_service.roles import Heard, RecognitionOptions, Word
 from asr_service.scheduler import ModelWorker, OnWorker, Priority
 from asr_service.second_pass import CorrectionHooks, SecondPass, final_result
+from asr_service.sentence_log import SentenceLog
 
 from .live_fakes import RATE, SlowRecognizer, live_session, pcm
 
@@ -52,12 +54,19 @@ class Correction:
 
     def __init__(self) -> None:
         self.added: list[list[tuple[str, int, int]]] = []
+        self.watchers: list[Callable[[], None]] = []
 
     def add(self, sentences: Sequence[Sentence], references: Sequence[str] | None = None) -> None:
         self.added.append([(s.text, s.start_ms, s.end_ms) for s in sentences])
 
+    def current(self) -> list[Sentence]:
+        return [Sentence(*s) for added in self.added for s in added]
+
+    def watch(self, on_window_done: Callable[[], None]) -> None:
+        self.watchers.append(on_window_done)
+
     def finish(self) -> CorrectedText:
-        return CorrectedText([], [], [], "finished", [])
+        return CorrectedText(self.current(), self.current(), [], "finished", [])
 
 
 def _second_pass(
@@ -71,7 +80,8 @@ def _second_pass(
         lambda start, end: audio[start:end],
         SessionOptions(),
         max_sentence_ms,
-        CorrectionHooks(correction, on_recognised=recognised.release),
+        CorrectionHooks(correction),
+        on_recognised=recognised.release,
     )
     return second, recognised, correction
 
@@ -145,6 +155,40 @@ def test_sentences_carry_what_was_heard_with_word_times_in_the_recording() -> No
         {"text": "ok", "start_ms": 1000, "end_ms": 1100},
         {"text": "yes", "start_ms": 1100, "end_ms": 2000},
     ]
+
+
+def test_handed_over_sentences_go_to_the_client_and_so_do_corrections() -> None:
+    worker = ModelWorker("offline")
+    events: list[SentenceEvent] = []
+    correction = Correction()
+    recognised = threading.Semaphore(0)
+    second = SecondPass(
+        OnWorker(SlowRecognizer(), worker, Priority.SECOND_PASS),
+        lambda start, end: np.zeros(end - start, dtype=np.float32),
+        SessionOptions(),
+        15000,
+        CorrectionHooks(correction),
+        SentenceLog(events.append),
+        recognised.release,
+    )
+    assert correction.watchers == [recognised.release]  # LLM windows wake the session thread too
+    segments = [LiveSegment(0, 1000, 2000, "[甲]"), LiveSegment(1, 3000, 3500, "[乙]")]
+    for segment in segments:
+        second.queue(segment)
+    assert recognised.acquire(timeout=10) and recognised.acquire(timeout=10)
+    second.hand_over(segments)
+    assert second.handed == 2
+    assert [(e.name, e.to_wire()["index"], e.to_wire()["text"]) for e in events] == [
+        ("sentence_final", 0, "s1000"),
+        ("sentence_final", 1, "s500"),
+    ]
+    correction.added[1] = [("s500。", 3000, 3500)]  # as an LLM window that finished would
+    second.hand_over(segments)
+    assert [(e.name, e.to_wire()["revision"], e.to_wire()["text"]) for e in events[2:]] == [
+        ("sentence_update", 1, "s500。")
+    ]
+    second.corrected(segments)
+    assert len(events) == 3  # the result is what the client has: nothing more to send
     worker.stop()
 
 

@@ -91,6 +91,12 @@ class RecordingCorrection:
         self.added.append((list(sentences), list(references or [])))
         self.got_some.set()
 
+    def current(self) -> list[Sentence]:
+        return [s for added, _ in self.added for s in added]
+
+    def watch(self, on_window_done: Callable[[], None]) -> None:
+        pass
+
     def finish(self) -> CorrectedText:
         sentences = [s for added, _ in self.added for s in added]
         return CorrectedText(sentences, sentences, [], "recorded", [])
@@ -143,8 +149,16 @@ def _recording(
     transcript = LiveTranscript()
     replay_to = _spool(audio, replayed_s) if replayed_s else 0
     thread = SessionThread(SESSION_ID, models, transcript, audio, hooks.thread_hooks(), replay_to)
-    hand_over = CorrectionHooks(correction, thread.recognised) if correction is not None else None
-    second = SecondPass(models.offline, audio.read, SessionOptions(), limits.max_sentence_ms, hand_over)
+    hand_over = CorrectionHooks(correction) if correction is not None else None
+    second = SecondPass(
+        models.offline,
+        audio.read,
+        SessionOptions(),
+        limits.max_sentence_ms,
+        hand_over,
+        None,
+        thread.recognised,
+    )
     thread.start(second, language)
     return Recording(thread, audio, hooks, transcript, store.path(SESSION_ID))
 

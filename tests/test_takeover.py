@@ -22,6 +22,7 @@ from asr_service.scheduler import ModelWorker
 from asr_service.takeover import Takeover, options_from_dict, options_to_dict
 
 from .fakes import live_core
+from .live_fakes import PeriodicVad, SentenceView, live_models, pcm, wait_until
 
 PCM_1S = b"\x01\x00" * SAMPLE_RATE
 
@@ -53,8 +54,10 @@ class Process:
         return resumed.result.to_wire(), resumed.final.to_wire() if resumed.final is not None else None
 
 
-def _process(data: Path, worker: ModelWorker, grace_s: float = 60.0) -> Process:
-    built = live_core(data, worker, grace_s=grace_s)
+def _process(data: Path, worker: ModelWorker, grace_s: float = 60.0, speaking: bool = False) -> Process:
+    """A process on silent models, or (`speaking`) on models that hear a sentence every 2 s."""
+    models = live_models([worker] * 4, vad=PeriodicVad()) if speaking else None
+    built = live_core(data, worker, grace_s=grace_s, models=models)
     return Process(built.registry, built.takeover, built.connections)
 
 
@@ -133,3 +136,38 @@ def test_orphans_are_finalised_after_the_grace_time(tmp_path: Path, worker: Mode
     stored = ResultStore(tmp_path / "results", 60).load(session.session_id, session.resume_token)
     assert stored["duration_ms"] == 2000
     assert eager.takeover.adopt_orphans() == 0
+
+
+def test_a_recording_taken_over_keeps_its_sentences_and_their_indices(
+    tmp_path: Path, worker: ModelWorker
+) -> None:
+    first, second = _process(tmp_path, worker, speaking=True), _process(tmp_path, worker, speaking=True)
+    audio = pcm(20.0)
+    session = first.registry.create()
+    before = Events([])
+    first.registry.begin(session, SessionOptions(), before)
+    for start in range(0, len(audio) // 2, 3200):
+        session.feed(audio[start : start + 3200])
+    wait_until(lambda: len(before.named("sentence_final")) >= 3)
+    first.registry.drain(5.0)
+    pushed = before.named("sentence_final")
+
+    after = Events([])
+    result, final = second.resume(session.resume_token, after)  # the audio is replayed silently first
+    assert final is None and result["state"] == "recording"
+    assert result["sentences"][: len(pushed)] == pushed  # the replay rebuilt the same indices
+    taken = second.registry.session_for(session.resume_token)
+    assert taken is not None
+    for start in range(result["received_bytes"], len(audio), 3200):
+        taken.feed(audio[start : start + 3200])
+    taken.stop()
+    assert taken.wait_done(30)
+    [final_result] = after.named("final_result")
+    view = SentenceView(result["sentences"]).apply(after.items)  # none of the snapshot sent again
+    assert view.timestamps() == final_result["timestamps"] and len(view.timestamps()) == 10
+    assert view.finals > 0 and not [p for p in after.named("transcription") if p["current_time_ms"] < 10_000]
+
+    finished, _ = _process(tmp_path, worker).resume(session.resume_token, Events([]))
+    assert finished["state"] == "done"  # finished elsewhere: the sentences of the stored result
+    assert SentenceView(finished["sentences"]).timestamps() == final_result["timestamps"]
+    assert [s["revision"] for s in finished["sentences"]] == [0] * 10

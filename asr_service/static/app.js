@@ -18,10 +18,25 @@ const recorder = {
   speechSeen: false, progress: [], uploadProgress: [],
 };
 
+// The live text: the final sentences as they come (an update replaces its sentence), then the partial.
+function showLiveSentences(sentences) {
+  const spans = sentences.filter(Boolean).map((sentence) => {
+    const span = document.createElement("span");
+    span.className = "sentence";
+    span.dataset.index = String(sentence.index);
+    span.dataset.revision = String(sentence.revision);
+    span.textContent = sentence.text;
+    return span;
+  });
+  $("live-sentences").replaceChildren(...spans);
+}
+
 function showError(error) {
   $("error").textContent = describeError(error);
   $("error").hidden = false;
 }
+
+view.onError = showError; // a download the server refused
 
 function clearError() {
   $("error").hidden = true;
@@ -84,6 +99,15 @@ async function fetchBackupAudio(urls, id, resumeToken) {
   return response.blob();
 }
 
+// TXT, SRT and WebVTT of a recording come from the server, made from its stored final result.
+async function fetchRecordingText(urls, id, resumeToken, format) {
+  const headers = { ...urls.headers, "X-Resume-Token": resumeToken };
+  const path = `api/asr/sessions/${encodeURIComponent(id)}/result?format=${format}`;
+  const response = await fetch(urls.api(path), { headers });
+  if (!response.ok) throw { code: "download", message: `HTTP ${response.status}` };
+  return response.blob();
+}
+
 async function showRecordingResult(urls, result, resumeToken) {
   recorder.lastResult = result;
   $("record-progress").hidden = true;
@@ -100,6 +124,7 @@ async function showRecordingResult(urls, result, resumeToken) {
     name: `recording-${result.session_id}`,
     audio,
     wav: audio,
+    download: (format) => fetchRecordingText(urls, result.session_id, resumeToken, format),
   });
   $("start").disabled = false;
 }
@@ -116,7 +141,8 @@ async function startRecording() {
   clearError();
   view.hide();
   $("start").disabled = true;
-  $("live-text").textContent = "";
+  $("live-sentences").replaceChildren();
+  $("live-partial").textContent = "";
   Object.assign(recorder, { producedBytes: 0, lastResult: null, speechSeen: false, progress: [] });
   showProducedAudio();
   const urls = endpoints(settings);
@@ -130,7 +156,8 @@ async function startRecording() {
         if (state === "online") clearError(); // e.g. "cannot reach the service" before it came up
         setBadge("connection", ...CONNECTION_BADGES[state]);
       },
-      text: (fullText) => { $("live-text").textContent = fullText; }, // replace: the tail gets re-punctuated
+      sentences: showLiveSentences,
+      partial: (text) => { $("live-partial").textContent = text; }, // replace: the tail gets re-punctuated
       vad: (active) => {
         recorder.speechSeen ||= active;
         setBadge("vad", active ? "说话中 speech" : "静音 silence", active ? "on" : "");
@@ -223,6 +250,7 @@ $("upload-form").onsubmit = async (event) => {
       name: file.name.replace(/\.[^.]*$/, "") || "upload",
       audio: file,
       wav: null, // the original file is the user's own; only recordings are offered as WAV
+      download: null, // no stored result to ask the server for: built here from the timestamps
     });
   } catch (error) {
     showError(error);
@@ -243,6 +271,9 @@ window.__recorder = {
     sentBytes: recorder.live?.highestSent ?? 0,
     resentBytes: recorder.live?.stats.resentBytes ?? 0,
     resumes: recorder.live?.stats.resumes ?? [],
+    resumeToken: recorder.live?.token ?? null,
+    liveSentences: (recorder.live?.sentences ?? []).filter(Boolean),
+    partialText: $("live-partial").textContent,
     contextSampleRate: recorder.sampleRate,
     speechSeen: recorder.speechSeen,
     progress: recorder.progress,

@@ -9,8 +9,12 @@ const MAX_UNACKED_BYTES = 180_000 * BYTES_PER_MS; // 3 min: longer than the serv
 export class LiveRecording {
   /**
    * @param {{origin: string, path: string, apiKey?: string, options?: object, on?: object}} cfg
-   *   on: { connection(state), text(fullText, event), vad(active), stopped(payload),
+   *   on: { connection(state), sentences(list), partial(text), vad(active), stopped(payload),
    *         progress(payload), final(result), error({code, message}, fatal) }
+   *   sentences: the final sentences so far, [{index, revision, text, start_ms, end_ms}] in order
+   *   (sentence_final, sentence_update, resume_result.sentences); partial: transcription.partial_text,
+   *   the live text of the audio no sentence covers yet, shown after them. The page does not ask the
+   *   server for full_text (docs/websocket.md §4.3).
    */
   constructor({ origin, path, apiKey = "", options = {}, on = {} }) {
     this.options = options;
@@ -27,6 +31,7 @@ export class LiveRecording {
     this.acked = 0;       // bytes the server has confirmed
     this.heardMs = 0;     // the server's progress: the last current_time_ms (or received_ms on resume)
     this.lastSeq = 0;
+    this.sentences = [];  // by index: the latest revision of each final sentence
     this.highestSent = 0;
     this.framesToLose = 0; // see dropConnection()
     this.everConnected = false;
@@ -96,6 +101,8 @@ export class LiveRecording {
     s.on("connected", (p) => this.#onConnected(p));
     s.on("recording_started", (p) => this.#onStarted(p));
     s.on("transcription", (p) => this.#onTranscription(p));
+    s.on("sentence_final", (p) => this.#onSentence(p));
+    s.on("sentence_update", (p) => this.#onSentence(p));
     s.on("resume_result", (p) => this.#onResumed(p));
     s.on("recording_stopped", (p) => this.on.stopped?.(p));
     s.on("processing_progress", (p) => this.on.progress?.(p));
@@ -147,9 +154,16 @@ export class LiveRecording {
     this.heardMs = Math.max(this.heardMs, p.current_time_ms);
     // The first pass only hears audio the server has stored: everything up to here is safe.
     this.#acknowledge(p.current_time_ms * BYTES_PER_MS);
-    this.on.text?.(p.full_text, p);
+    this.on.partial?.(p.partial_text);
     this.on.vad?.(p.is_speech_active);
     this.#flush(); // the send window may have opened
+  }
+
+  #onSentence(p) {
+    const held = this.sentences[p.index];
+    if (held && held.revision >= p.revision) return; // never older than what is shown
+    this.sentences[p.index] = p;
+    this.on.sentences?.(this.sentences);
   }
 
   #onResumed(p) {
@@ -157,7 +171,10 @@ export class LiveRecording {
       state: p.state, receivedBytes: p.received_bytes, sentBytes: this.highestSent, producedBytes: this.total,
     });
     this.lastSeq = Math.max(this.lastSeq, p.last_seq);
-    this.on.text?.(p.current_text, p);
+    // the snapshot replaces the list; later sentences come as events, none of these again
+    this.sentences = [...p.sentences];
+    this.on.sentences?.(this.sentences);
+    this.on.partial?.(""); // the next transcription brings the partial text again
     if (p.state === "recording") {
       this.#acknowledge(p.received_bytes);
       this.sent = p.received_bytes; // what was in flight at the drop is lost: resend from here

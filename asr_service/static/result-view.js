@@ -18,6 +18,7 @@ export function saveBlob(blob, filename) {
 export class ResultView {
   constructor() {
     this.result = null;
+    this.onError = null; // (error) => void: a download from the server failed
     this.audioUrl = null;
     this.stopAt = Infinity;
     this.player = $("player");
@@ -25,9 +26,7 @@ export class ResultView {
       if (this.player.currentTime >= this.stopAt) this.player.pause();
     });
     this.player.addEventListener("pause", () => this.#markPlaying(null));
-    $("download-txt").onclick = () => this.#download("txt", toTxt(this.result.sentences, this.result.text));
-    $("download-srt").onclick = () => this.#download("srt", toSrt(this.result.sentences));
-    $("download-vtt").onclick = () => this.#download("vtt", toVtt(this.result.sentences));
+    for (const format of ["txt", "srt", "vtt"]) $(`download-${format}`).onclick = () => this.#download(format);
     $("download-wav").onclick = () => this.result.wav && saveBlob(this.result.wav, `${this.result.name}.wav`);
   }
 
@@ -37,7 +36,9 @@ export class ResultView {
 
   /**
    * Show a result: {text, sentences: [{text, start_ms, end_ms}], durationMs, name, audio: Blob|null,
-   * wav: Blob|null}. `audio` is what the sentences play from; `wav` is offered as a download.
+   * wav: Blob|null, download: (format) => Promise<Blob> | null}. `audio` is what the sentences play
+   * from; `wav` is offered as a download; `download` gets TXT, SRT or VTT from the server (a
+   * recording's stored result), else they are built here from the sentences (an upload).
    */
   show(result) {
     this.result = result;
@@ -82,8 +83,21 @@ export class ResultView {
     }
   }
 
-  #download(extension, text) {
-    if (!this.result) return;
-    saveBlob(new Blob([text], { type: "text/plain;charset=utf-8" }), `${this.result.name}.${extension}`);
+  async #download(format) {
+    const result = this.result;
+    if (!result) return;
+    let blob;
+    if (result.download) {
+      try {
+        blob = await result.download(format);
+      } catch (error) {
+        this.onError?.(error);
+        return;
+      }
+    } else {
+      const text = { txt: toTxt(result.sentences, result.text), srt: toSrt(result.sentences), vtt: toVtt(result.sentences) };
+      blob = new Blob([text[format]], { type: "text/plain;charset=utf-8" });
+    }
+    saveBlob(blob, `${result.name}.${format}`);
   }
 }
