@@ -1,4 +1,6 @@
-"""Pre-download the models the service loads (same spec list), or `--check` what is present."""
+"""Pre-download the models the service loads (same spec list), or `--check` what is present.
+
+A role whose setting is empty (ASR_SPEAKER_MODEL="") is off: not downloaded, reported as off."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import sys
 import time
 
 from asr_service.config import Settings, SettingsError
-from asr_service.model_specs import MODEL_SPECS, ModelSpec
+from asr_service.model_specs import MODEL_SPECS, ModelSpec, configured_specs
 
 
 def _status(spec: ModelSpec, settings: Settings) -> tuple[bool, str]:
@@ -23,9 +25,12 @@ def _status(spec: ModelSpec, settings: Settings) -> tuple[bool, str]:
 
 
 def check(settings: Settings) -> int:
-    """Print one line per role; non-zero when any model is missing."""
+    """Print one line per role; non-zero when any configured model is missing."""
     missing = 0
     for spec in MODEL_SPECS:
+        if not spec.configured(settings):
+            print(f"{spec.role:10s} {'off':8s} ({spec.env_var} is empty)")
+            continue
         ok, where = _status(spec, settings)
         missing += not ok
         label = "present" if ok else "MISSING"
@@ -38,12 +43,13 @@ def check(settings: Settings) -> int:
 
 
 def download_all(settings: Settings) -> int:
-    """Fetch every role's model into the ModelScope cache; stops at the first failure."""
+    """Fetch every configured role's model into the ModelScope cache; stops at the first failure."""
     from asr_service import model_loading
 
-    for index, spec in enumerate(MODEL_SPECS, start=1):
+    specs = configured_specs(settings)
+    for index, spec in enumerate(specs, start=1):
         source = spec.source(settings)
-        print(f"[{index}/{len(MODEL_SPECS)}] {spec.title}: {source}", flush=True)
+        print(f"[{index}/{len(specs)}] {spec.title}: {source}", flush=True)
         started = time.perf_counter()
         try:
             path = model_loading.resolve_source(spec, source, allow_download=True)

@@ -13,6 +13,7 @@ DEFAULT_STREAMING_MODEL = "iic/speech_paraformer-large_asr_nat-zh-cn-16k-common-
 DEFAULT_PUNC_MODEL = "iic/punc_ct-transformer_zh-cn-common-vad_realtime-vocab272727"
 DEFAULT_VAD_MODEL = "iic/speech_fsmn_vad_zh-cn-16k-common-pytorch"
 DEFAULT_OFFLINE_MODEL = "iic/SenseVoiceSmall"
+DEFAULT_SPEAKER_MODEL = "iic/speech_campplus_sv_zh-cn_16k-common"
 
 SENSEVOICE_LANGUAGES = ("auto", "zh", "en", "yue", "ja", "ko", "nospeech")
 LOG_FORMATS = ("text", "json")
@@ -30,11 +31,13 @@ class EnvVar:
     parse: Callable[[str], Any]
     doc: str
     secret: bool = False  # masked in public_view and left out of repr
+    keep_blank: bool = False  # a set but blank variable is read as "" (turns a feature off)
 
     def read(self, env: Mapping[str, str]) -> tuple[bool, Any]:
-        """(True, value) when the variable is set and not blank; SettingsError names it if invalid."""
+        """(True, value) when the variable is set (and not blank, unless blank is kept); SettingsError
+        names it if invalid."""
         raw = env.get(self.name)
-        if raw is None or raw.strip() == "":
+        if raw is None or (raw.strip() == "" and not self.keep_blank):
             return False, None
         raw = raw.strip()
         try:
@@ -43,9 +46,17 @@ class EnvVar:
             raise SettingsError(f"{self.name}={raw!r} is not valid: {exc}") from exc
 
 
-def setting(name: str, default: Any, parse: Callable[[str], Any], doc: str, secret: bool = False) -> Any:
+def setting(
+    name: str,
+    default: Any,
+    parse: Callable[[str], Any],
+    doc: str,
+    secret: bool = False,
+    keep_blank: bool = False,
+) -> Any:
     """A Settings field read from the variable `name` with `parse`; `doc` is its one-line meaning."""
-    return field(default=default, repr=not secret, metadata={"env": EnvVar(name, parse, doc, secret)})
+    env = EnvVar(name, parse, doc, secret, keep_blank)
+    return field(default=default, repr=not secret, metadata={"env": env})
 
 
 def env_var(item: Field[Any]) -> EnvVar:
@@ -145,6 +156,13 @@ class Settings:
     punc_model: str = setting("ASR_PUNC_MODEL", DEFAULT_PUNC_MODEL, str, "realtime punctuation model")
     vad_model: str = setting("ASR_VAD_MODEL", DEFAULT_VAD_MODEL, str, "voice activity detection model")
     offline_model: str = setting("ASR_OFFLINE_MODEL", DEFAULT_OFFLINE_MODEL, str, "offline ASR model")
+    speaker_model: str = setting(
+        "ASR_SPEAKER_MODEL",
+        DEFAULT_SPEAKER_MODEL,
+        str,
+        "speaker embedding model; set but empty: none loaded (no speakers)",
+        keep_blank=True,
+    )
     data_dir: Path = setting("ASR_DATA_DIR", Path("data"), Path, "recordings, results and resume states")
     hotwords_file: Path = setting("HOTWORDS_FILE", Path("hotwords.json"), Path, "hotword list (hot reload)")
     llm_api_url: str | None = setting("LLM_API_URL", None, str, "OpenAI-compatible server; none: no LLM")

@@ -1,4 +1,5 @@
-"""FunASR models in the roles the core uses (roles.py): VAD, streaming and offline ASR, punctuation."""
+"""FunASR models in the roles the core uses (roles.py): VAD, streaming and offline ASR, punctuation,
+speaker embeddings."""
 
 from __future__ import annotations
 
@@ -190,3 +191,58 @@ class SenseVoiceRecognizer:
             heard(r, samples_to_ms(len(clip)), options.word_timestamps)
             for r, clip in zip(results, clips, strict=True)
         ]
+
+
+# FunASR's diarization (sv_chunk) embeds 1.5 s windows and zero-pads a shorter one to that length.
+SPEAKER_WINDOW_SAMPLES = ms_to_samples(1500)
+
+
+class CamppEmbedder:
+    """CAM++ speaker embeddings of 16 kHz mono float windows, several windows per model call.
+
+    A window shorter than 1.5 s is zero-padded at its end to 1.5 s, as FunASR's sv_chunk does, so
+    its embedding is the one FunASR's own diarization gives that window; a longer window is embedded
+    whole. Only windows of one length share a call: FunASR zero-pads the features of a mixed batch,
+    which would change the shorter ones' embeddings. So batching never changes a result.
+    """
+
+    def __init__(self, model: Any, batch_size: int = 8) -> None:
+        self._model = model
+        self._batch_size = batch_size
+        conf = model.kwargs.get("model_conf") or {}
+        self.dim = int(conf.get("embedding_size", 192))
+
+    def embed(self, windows: Sequence[np.ndarray]) -> np.ndarray:
+        """See SpeakerEmbedder.embed; ValueError on a window that is not 1-D float audio."""
+        prepared = [_speaker_window(w) for w in windows]
+        rows = np.zeros((len(prepared), self.dim), dtype=np.float32)
+        for indices in self._batches(prepared):
+            rows[indices] = self._run([prepared[i] for i in indices])
+        return rows
+
+    def _batches(self, windows: list[np.ndarray]) -> list[list[int]]:
+        """Indices of equal-length windows, at most batch_size per call, in first-seen order."""
+        by_length: dict[int, list[int]] = {}
+        for index, window in enumerate(windows):
+            by_length.setdefault(len(window), []).append(index)
+        size = self._batch_size
+        return [same[i : i + size] for same in by_length.values() for i in range(0, len(same), size)]
+
+    def _run(self, batch: list[np.ndarray]) -> np.ndarray:
+        # batch_size always given: AutoModel would otherwise use whatever its kwargs hold
+        results = self._model.generate(input=batch, batch_size=len(batch))
+        embeddings = torch.cat([r["spk_embedding"] for r in results]).float().cpu().numpy()
+        if embeddings.shape != (len(batch), self.dim):
+            raise RuntimeError(f"CAM++ returned {embeddings.shape} for {len(batch)} windows")
+        return embeddings
+
+
+def _speaker_window(window: np.ndarray) -> np.ndarray:
+    """A window as float32, zero-padded at the end to 1.5 s; FunASR's fbank rejects integer audio."""
+    audio = np.asarray(window)
+    if audio.ndim != 1 or not np.issubdtype(audio.dtype, np.floating):
+        raise ValueError(f"a speaker window must be 1-D float audio, not {audio.dtype} {audio.shape}")
+    audio = audio.astype(np.float32, copy=False)
+    if len(audio) < SPEAKER_WINDOW_SAMPLES:
+        audio = np.pad(audio, (0, SPEAKER_WINDOW_SAMPLES - len(audio)))
+    return audio

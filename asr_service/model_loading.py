@@ -8,6 +8,7 @@ import copy
 import ctypes
 import ctypes.util
 import io
+import json
 import logging
 import os
 import time
@@ -22,8 +23,8 @@ from funasr import AutoModel
 
 from .audio_units import SAMPLE_RATE, ms_to_samples
 from .config import Settings
-from .model_adapters import FunasrVad, SenseVoiceRecognizer
-from .model_specs import MODEL_SPECS, ModelSpec
+from .model_adapters import CamppEmbedder, FunasrVad, SenseVoiceRecognizer
+from .model_specs import ModelSpec, configured_specs
 from .roles import RecognitionOptions
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ _FUNASR_ALIASES = {
     "paraformer-zh-streaming": "iic/speech_paraformer-large_asr_nat-zh-cn-16k-common-vocab8404-online",
     "ct-punc-c": "iic/punc_ct-transformer_zh-cn-common-vad_realtime-vocab272727",
     "SenseVoiceSmall": "iic/SenseVoiceSmall",
+    "cam++": "iic/speech_campplus_sv_zh-cn_16k-common",
 }
 
 
@@ -244,18 +246,30 @@ def load_one(spec: ModelSpec, settings: Settings, device: str) -> LoadedModel:
             spec, source, f"FunASR could not build it ({_first_line(exc)})", _weights_hint(spec)
         ) from exc
     init = model.kwargs.get("init_param")
-    check_weights(spec, source, model.model, Path(str(init)) if init else path / "model.pt")
+    check_weights(spec, source, model.model, Path(str(init)) if init else expected_checkpoint(path))
     return LoadedModel(spec, source, path, model, time.perf_counter() - started)
+
+
+def expected_checkpoint(path: Path) -> Path:
+    """The weights file a model directory should hold: file_path_metas.init_param, else model.pt.
+
+    FunASR leaves init_param unset when the named file is missing; CAM++, for one, names its own.
+    """
+    try:
+        metas = json.loads((path / "configuration.json").read_text(encoding="utf-8"))["file_path_metas"]
+        return path / str(metas["init_param"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return path / "model.pt"
 
 
 def load_models(
     settings: Settings, roles: Sequence[str] | None = None, report: Callable[[str], None] = log.info
 ) -> ModelSet:
-    """Load (and warm up) the requested roles, all of them by default; raises ModelLoadError."""
+    """Load (and warm up) the requested roles, all configured ones by default; raises ModelLoadError."""
     device = select_device(settings)
     torch.set_num_threads(settings.threads)
     models = ModelSet(device=device, threads=settings.threads)
-    for spec in MODEL_SPECS:
+    for spec in configured_specs(settings):
         if roles is not None and spec.role not in roles:
             continue
         loaded = load_one(spec, settings, device)
@@ -325,3 +339,5 @@ def warm_up(models: ModelSet) -> None:
         )
     if "punc" in models.loaded:
         models.loaded["punc"].model.generate(input="今天 天气 很 好", cache={})
+    if "speaker" in models.loaded:
+        CamppEmbedder(models.loaded["speaker"].model).embed([noise])

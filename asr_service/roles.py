@@ -111,3 +111,11 @@ class Punctuator(Protocol):
     def punctuate(self, text: str, cache: dict[str, object]) -> str:
         """`text` with punctuation added; never raises on empty or one-token input."""
         ...
+
+
+class SpeakerEmbedder(Protocol):
+    """Speaker embeddings (CAM++): one vector per window of speech, close for the same voice."""
+
+    def embed(self, windows: Sequence[np.ndarray]) -> np.ndarray:
+        """A float32 array N×D (D=192 for CAM++), one row per 16 kHz mono float32 window, in order."""
+        ...

@@ -9,6 +9,7 @@ Creates under --out:
     paraformer-zh-streaming/                         ParaformerStreaming, ..-vocab8404-online
     punc_ct-transformer_zh-cn-common-vad_realtime/   CTTransformerStreaming, ..-vocab272727
     SenseVoiceSmall/                                 SenseVoiceSmall
+    speech_campplus_sv_zh-cn_16k-common/             CAMPPlus speaker embedding (campplus_cn_common.bin)
 and with --with-vad (or --only ...,vad) fsmn-vad/ with random weights; normally fetch the real one
 with scripts/fetch_vad_model.py.
 

@@ -24,6 +24,7 @@ ROLE_ENV = {
     "punc": "ASR_PUNC_MODEL",
     "vad": "ASR_VAD_MODEL",
     "offline": "ASR_OFFLINE_MODEL",
+    "speaker": "ASR_SPEAKER_MODEL",
 }
 
 
@@ -64,6 +65,7 @@ def _model_names() -> dict[str, str]:
         "streaming": "paraformer-zh-streaming",
         "punc": "punc_ct-transformer_zh-cn-common-vad_realtime",
         "offline": "SenseVoiceSmall",
+        "speaker": "speech_campplus_sv_zh-cn_16k-common",
     }
 
 

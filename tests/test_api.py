@@ -15,6 +15,9 @@ from flask.testing import FlaskClient
 
 from asr_service.app import create_app
 from asr_service.config import Settings
+from asr_service.engine import engine_from_models
+from asr_service.handoff import SharedData
+from asr_service.model_loading import ModelSet
 from asr_service.service import AsrService
 
 from .fakes import ExplodingRecognizer, FixedDetector, NoSpeechStream, PlainPunctuator, SilentStream
@@ -123,10 +126,29 @@ def test_silence_is_empty_text_not_an_error(client: FlaskClient, tmp_path: Path)
 def test_models_and_formats_describe_the_service(client: FlaskClient) -> None:
     models = client.get("/api/asr/models").get_json()["data"]
     assert models["device"] == "cpu"
-    assert {m["role"] for m in models["models"]} == {"vad", "offline", "streaming", "punc"}
+    assert {m["role"] for m in models["models"]} == {"vad", "offline", "streaming", "punc", "speaker"}
     formats = client.get("/api/asr/formats").get_json()["data"]
     assert set(formats["formats"]) == {"wav", "mp3", "ogg", "flac", "m4a", "aac", "wma", "webm"}
     assert formats["max_upload_mb"] == 5
+
+
+def test_models_without_a_speaker_model_do_not_list_one(
+    settings: Settings, model_set: ModelSet, stores: SharedData
+) -> None:
+    # what load_models gives for ASR_SPEAKER_MODEL= (tests/test_model_loading.py checks that part)
+    loaded = {role: m for role, m in model_set.loaded.items() if role != "speaker"}
+    without = engine_from_models(settings, ModelSet(model_set.device, model_set.threads, loaded), stores)
+    try:
+        assert without.speaker is None and "speaker" not in without.queue_depths()
+        svc = AsrService(settings, lambda: without, stores=stores)
+        svc.load()
+        app, _ = create_app(settings, svc)
+        with app.test_client() as c:
+            assert c.get("/api/health").status_code == 200
+            models = c.get("/api/asr/models").get_json()["data"]["models"]
+        assert {m["role"] for m in models} == {"vad", "offline", "streaming", "punc"}
+    finally:
+        without.close()
 
 
 def test_missing_file_field(client: FlaskClient) -> None:

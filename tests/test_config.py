@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from asr_service.config import DEFAULT_OFFLINE_MODEL, Settings, SettingsError, env_var
+from asr_service.config import DEFAULT_OFFLINE_MODEL, DEFAULT_SPEAKER_MODEL, Settings, SettingsError, env_var
 
 
 def test_defaults_match_the_design() -> None:
     s = Settings.from_env({})
     assert (s.host, s.port, s.device) == ("0.0.0.0", 5006, "auto")
     assert s.offline_model == DEFAULT_OFFLINE_MODEL
+    assert s.speaker_model == DEFAULT_SPEAKER_MODEL == "iic/speech_campplus_sv_zh-cn_16k-common"
     assert s.hotwords_file == Path.cwd() / "hotwords.json" and s.data_dir == Path.cwd() / "data"
     assert s.public_ops is True
     assert s.llm_api_url is None and s.llm_api_key is None and s.api_key is None
@@ -62,6 +63,13 @@ def test_bad_values_name_the_variable(name: str, value: str) -> None:
 
 def test_blank_values_fall_back_to_defaults() -> None:
     assert Settings.from_env({"ASR_PORT": "  ", "ASR_OFFLINE_MODEL": ""}).port == 5006
+
+
+def test_an_empty_speaker_model_is_kept_to_turn_speakers_off() -> None:
+    assert Settings.from_env({"ASR_SPEAKER_MODEL": ""}).speaker_model == ""
+    assert Settings.from_env({"ASR_SPEAKER_MODEL": "  "}).speaker_model == ""
+    assert Settings.from_env({"ASR_SPEAKER_MODEL": " /models/campp "}).speaker_model == "/models/campp"
+    assert Settings.from_env({}).speaker_model == DEFAULT_SPEAKER_MODEL
 
 
 def test_public_view_masks_secrets() -> None:

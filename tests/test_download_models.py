@@ -27,15 +27,27 @@ def test_check_reports_local_models_present(model_env: dict[str, str], tmp_path:
     result = _run(["--check"], model_env, tmp_path)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
-    assert len(lines) == 4 and all(" present " in line for line in lines)
+    assert len(lines) == 5 and all(" present " in line for line in lines)
+    assert any(line.startswith("speaker ") for line in lines)
+
+
+def test_check_reports_a_speaker_model_turned_off(model_env: dict[str, str], tmp_path: Path) -> None:
+    result = _run(["--check"], {**model_env, "ASR_SPEAKER_MODEL": ""}, tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert sum(" present " in line for line in lines) == 4
+    assert [line.split() for line in lines if line.startswith("speaker")] == [
+        ["speaker", "off", "(ASR_SPEAKER_MODEL", "is", "empty)"]
+    ]
 
 
 def test_check_reports_missing_hub_models(tmp_path: Path) -> None:
     result = _run(["--check"], {"MODELSCOPE_CACHE": str(tmp_path / "cache")}, tmp_path)
     assert result.returncode == 1
     lines = result.stdout.strip().splitlines()
-    assert len(lines) == 4 and all("MISSING" in line for line in lines)
+    assert len(lines) == 5 and all("MISSING" in line for line in lines)
     assert "iic/SenseVoiceSmall" in result.stdout
+    assert "iic/speech_campplus_sv_zh-cn_16k-common" in result.stdout
 
 
 def test_unreachable_hub_fails_with_a_clear_message(tmp_path: Path) -> None:

@@ -32,7 +32,7 @@ from .live_fakes import (
     wait_until,
 )
 
-PLAIN = {"language": None, "emotion": None, "events": []}  # what the fake recognizer hears
+PLAIN: dict[str, object] = {"language": None, "emotion": None, "events": []}  # what the fake recognizer hears
 
 
 class WaitingVad(ClockVad):

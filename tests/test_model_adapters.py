@@ -138,3 +138,65 @@ def test_sensevoice_words_equal_a_direct_funasr_call(
     assert all(h.words is None for h in plain)
     # AutoModel keeps call arguments: a request without word times must not keep paying for them
     assert automodel.kwargs.get("output_timestamp") is False
+
+
+def _speaker_windows(speech_wav: Path) -> list[np.ndarray]:
+    """1.5 s windows of the fixture's speech, one shorter (0.6 s) and one longer (2.5 s)."""
+    audio, _ = sf.read(speech_wav, dtype="float32")
+    starts = [16000, 40000, 100000, 160000]
+    windows = [audio[s : s + 24000] for s in starts]
+    return [*windows[:2], audio[60000:69600], windows[2], audio[120000:160000], windows[3]]
+
+
+def test_speaker_embeddings_equal_a_direct_funasr_call(model_set: ModelSet, speech_wav: Path) -> None:
+    from funasr.models.campplus.utils import sv_chunk
+
+    automodel = model_set.loaded["speaker"].model
+    windows = _speaker_windows(speech_wav)
+    ours = adapters.CamppEmbedder(automodel, batch_size=4).embed(windows)
+    assert ours.shape == (len(windows), 192) and ours.dtype == np.float32
+    for window, row in zip(windows, ours, strict=True):
+        # FunASR's own diarization windowing: a short window comes back zero-padded to 1.5 s
+        funasr_window = window
+        if len(window) < 24000:
+            [[_, _, funasr_window]] = sv_chunk([[0.0, len(window) / 16000, window]])
+        [direct] = automodel.generate(input=funasr_window)
+        assert np.allclose(row, direct["spk_embedding"].numpy()[0], rtol=0, atol=1e-6)
+    assert not np.allclose(ours[0], ours[1], atol=1e-3)  # different audio, different embeddings
+
+
+def test_speaker_batches_give_what_one_by_one_gives(model_set: ModelSet, speech_wav: Path) -> None:
+    automodel = model_set.loaded["speaker"].model
+    windows = _speaker_windows(speech_wav)  # mixed lengths: only equal lengths may share a call
+    one_by_one = adapters.CamppEmbedder(automodel, batch_size=1).embed(windows)
+    for size in (2, 8):
+        batched = adapters.CamppEmbedder(automodel, batch_size=size).embed(windows)
+        assert np.allclose(batched, one_by_one, rtol=0, atol=1e-6)
+    calls: list[int] = []
+    original = automodel.generate
+
+    def counting(**kwargs: object) -> object:
+        calls.append(len(kwargs["input"]))  # type: ignore[arg-type]
+        return original(**kwargs)
+
+    automodel.generate = counting
+    try:
+        adapters.CamppEmbedder(automodel, batch_size=3).embed(windows)
+    finally:
+        del automodel.generate
+    assert sorted(calls) == [1, 2, 3]  # five windows of 1.5 s (short one padded) in 3 + 2, one of 2.5 s
+
+
+def test_speaker_short_empty_and_bad_windows(model_set: ModelSet) -> None:
+    embedder = adapters.CamppEmbedder(model_set.loaded["speaker"].model)
+    assert embedder.embed([]).shape == (0, 192)
+    rng = np.random.default_rng(1)
+    short = (rng.standard_normal(4000) * 0.1).astype(np.float32)
+    padded = np.concatenate([short, np.zeros(24000 - 4000, dtype=np.float32)])
+    got = embedder.embed([short, padded, np.zeros(0, dtype=np.float32), short.astype(np.float64)])
+    assert np.array_equal(got[0], got[1]) and np.array_equal(got[0], got[3])
+    assert np.isfinite(got).all()
+    with pytest.raises(ValueError, match="float"):
+        embedder.embed([(short * 32767).astype(np.int16)])
+    with pytest.raises(ValueError, match="1-D"):
+        embedder.embed([np.stack([short, short])])

@@ -56,6 +56,14 @@ def test_json_copy_equals_the_yaml() -> None:
     assert json.loads((ROOT / "openapi.json").read_text(encoding="utf-8")) == _spec()
 
 
+def test_the_documented_model_roles_are_the_specs() -> None:
+    from asr_service.model_specs import MODEL_SPECS
+
+    listing = _spec()["paths"]["/api/asr/models"]["get"]["responses"]["200"]["content"]["application/json"]
+    entry = listing["schema"]["properties"]["data"]["properties"]["models"]["items"]
+    assert entry["properties"]["role"]["enum"] == [spec.role for spec in MODEL_SPECS]
+
+
 def test_every_error_code_the_code_uses_is_documented() -> None:
     from asr_service import errors
     from asr_service.api import _HTTP_CODES

@@ -14,7 +14,8 @@ from asr_service.sentence_log import SentenceLog
 A, B, C = Sentence("今天开会", 0, 900), Sentence("讨论备份", 900, 2000), Sentence("散会", 3000, 3500)
 
 
-PLAIN = {"language": None, "emotion": None, "events": []}  # what these sentences say SenseVoice heard
+# what these sentences say SenseVoice heard
+PLAIN: dict[str, object] = {"language": None, "emotion": None, "events": []}
 
 
 def _log() -> tuple[SentenceLog, list[SentenceEvent]]:

@@ -14,7 +14,7 @@ from . import layouts
 from .calibration import Audio, calibrate_paraformer, calibrate_punc, load_calib_audio
 from .configs import NO_DITHER, SIZES, ModelSizes
 from .sensevoice_calibration import calibrate_sensevoice
-from .weights import PostInit, check_roundtrip, materialize_weights
+from .weights import CHECKPOINT, PostInit, check_roundtrip, materialize_weights
 
 # Roles in build order, with their directory names.
 ROLE_DIRS = {
@@ -22,11 +22,14 @@ ROLE_DIRS = {
     "punc": layouts.PUNC_DIR,
     "sv": layouts.SENSEVOICE_DIR,
     "vad": layouts.FSMN_VAD_DIR,
+    "spk": layouts.CAMPP_DIR,
 }
 # The VAD is opt-in: the real weights are normally fetched (scripts/fetch_vad_model.py).
-DEFAULT_ROLES = frozenset({"para", "punc", "sv"})
+DEFAULT_ROLES = frozenset({"para", "punc", "sv", "spk"})
 # Each role has its own seed (base + offset), so its bytes do not depend on which other roles are built.
-SEED_OFFSET = {"para": 0, "punc": 1, "sv": 2, "vad": 3}
+SEED_OFFSET = {"para": 0, "punc": 1, "sv": 2, "vad": 3, "spk": 4}
+# Checkpoint file names where a released model does not use model.pt.
+CHECKPOINTS = {"spk": layouts.CAMPP_CHECKPOINT}
 
 
 @dataclass(frozen=True)
@@ -107,8 +110,14 @@ def _fsmn_vad(model_dir: Path, sizes: ModelSizes, opts: BuildOptions, seed: int)
     return None
 
 
+def _campplus(model_dir: Path, sizes: ModelSizes, opts: BuildOptions, seed: int) -> PostInit | None:
+    """CAM++ speaker embedding files; random weights are left as they are (embeddings need no format)."""
+    layouts.write_campplus_files(model_dir, sizes.campp)
+    return None
+
+
 ROLE_WRITERS: dict[str, RoleWriter] = {
-    "para": _paraformer, "punc": _punc, "sv": _sensevoice, "vad": _fsmn_vad,
+    "para": _paraformer, "punc": _punc, "sv": _sensevoice, "vad": _fsmn_vad, "spk": _campplus,
 }
 
 
@@ -124,9 +133,10 @@ def build_role(role: str, out: Path, sizes: ModelSizes, opts: BuildOptions, *, c
     started = time.perf_counter()
     try:
         post_init = ROLE_WRITERS[role](scratch, sizes, opts, seed)
-        n_params = materialize_weights(scratch, seed, post_init)
+        checkpoint = CHECKPOINTS.get(role, CHECKPOINT)
+        n_params = materialize_weights(scratch, seed, post_init, checkpoint)
         built = time.perf_counter()
-        n_tensors = check_roundtrip(scratch) if check else None
+        n_tensors = check_roundtrip(scratch, checkpoint) if check else None
         checked = time.perf_counter()
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -142,7 +152,7 @@ def build_models(size: str, out: Path, *, seed: int = 1234, calib_wav: Path | No
                  only: set[str] | None = None, force: bool = False, check: bool = True,
                  calibrate: bool = True, keep_dither: bool = False,
                  on_built: Callable[[BuiltModel], None] | None = None) -> dict[str, Path]:
-    """Build the requested roles (default para, punc, sv) under `out`; returns role -> directory.
+    """Build the requested roles (default para, punc, sv, spk) under `out`; returns role -> directory.
 
     Output is byte-identical for the same size, seed and calibration audio.  A missing calib_wav is
     skipped (Gaussian probes only).  Raises ModelDirExistsError before building anything when a target
@@ -167,7 +177,7 @@ def build_models(size: str, out: Path, *, seed: int = 1234, calib_wav: Path | No
 
 
 def selected_roles(only: set[str] | None) -> list[str]:
-    """The roles to build in build order (default para, punc, sv); ValueError on an unknown role."""
+    """The roles to build in build order (default para, punc, sv, spk); ValueError on an unknown role."""
     unknown = (only or set()) - set(ROLE_DIRS)
     if unknown:
         raise ValueError(f"unknown model roles {sorted(unknown)}; choose from {list(ROLE_DIRS)}")

@@ -45,27 +45,41 @@ class SenseVoiceDims:
 
 
 @dataclass(frozen=True)
+class CamppDims:
+    """CAM++ speaker embedding: only widths are configurable (FunASR fixes the block depths 12/24/16)."""
+
+    init_channels: int
+    growth_rate: int
+    bn_size: int
+    embedding_size: int
+
+
+@dataclass(frozen=True)
 class ModelSizes:
     """Dimensions of all generated models at one size."""
 
     para: ParaformerDims
     punc: PuncDims
     sv: SenseVoiceDims
+    campp: CamppDims
 
 
 # "full" = the released dimensions and vocabularies, so compute and memory are realistic (benchmarks);
 # "tiny" = 2 blocks x 64 dims (tests).  SenseVoice keeps its 25055-piece layout at both sizes because
-# FunASR hard-codes special-token ids into it.
+# FunASR hard-codes special-token ids into it.  Tiny CAM++ is narrower but keeps the released 192-dim
+# embedding, so callers see the real output shape.
 SIZES: dict[str, ModelSizes] = {
     "full": ModelSizes(
         para=ParaformerDims(d=512, heads=4, ffn=2048, enc_blocks=50, dec_blocks=16, vocab=8404),
         punc=PuncDims(d=256, heads=8, ffn=1024, blocks=3, vocab=272727),
         sv=SenseVoiceDims(d=512, heads=4, ffn=2048, blocks=50, tp_blocks=20, vocab=SENSEVOICE_VOCAB),
+        campp=CamppDims(init_channels=128, growth_rate=32, bn_size=4, embedding_size=192),
     ),
     "tiny": ModelSizes(
         para=ParaformerDims(d=64, heads=4, ffn=128, enc_blocks=2, dec_blocks=2, vocab=404),
         punc=PuncDims(d=64, heads=4, ffn=128, blocks=2, vocab=504),
         sv=SenseVoiceDims(d=64, heads=4, ffn=128, blocks=2, tp_blocks=1, vocab=SENSEVOICE_VOCAB),
+        campp=CamppDims(init_channels=32, growth_rate=8, bn_size=2, embedding_size=192),
     ),
 }
 
@@ -200,6 +214,41 @@ def fsmn_vad_config() -> Config:
                          "proj_dim": 128, "lorder": 20, "rorder": 0, "lstride": 1, "rstride": 0,
                          "output_affine_dim": 140, "output_dim": 248},
     }
+
+
+# config.yaml of iic/speech_campplus_sv_zh-cn_16k-common as released (537 bytes at the full size),
+# comments included; only the widths are filled in.
+_CAMPPLUS_YAML = """\
+# This is an example that demonstrates how to configure a model file.
+# You can modify the configuration according to your own requirements.
+
+# to print the register_table:
+# from funasr.register import tables
+# tables.print()
+
+# network architecture
+model: CAMPPlus
+model_conf:
+    feat_dim: 80
+    embedding_size: {embedding_size}
+    growth_rate: {growth_rate}
+    bn_size: {bn_size}
+    init_channels: {init_channels}
+    config_str: 'batchnorm-relu'
+    memory_efficient: True
+    output_level: 'segment'
+
+# frontend related
+frontend: WavFrontend
+frontend_conf:
+    fs: 16000
+"""
+
+
+def campplus_yaml(c: CamppDims) -> str:
+    """config.yaml text of the CAM++ speaker model (its frontend is unused: CAM++ computes its own fbank)."""
+    return _CAMPPLUS_YAML.format(embedding_size=c.embedding_size, growth_rate=c.growth_rate,
+                                 bn_size=c.bn_size, init_channels=c.init_channels)
 
 
 def configuration_json(task: str, hub_id: str, file_path_metas: Config) -> Config:

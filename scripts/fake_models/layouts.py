@@ -9,7 +9,7 @@ import yaml
 
 from . import configs
 from .cmvn import am_mvn_text
-from .configs import Config, ParaformerDims, PuncDims, SenseVoiceDims
+from .configs import CamppDims, Config, ParaformerDims, PuncDims, SenseVoiceDims
 from .sensevoice_vocab import BPE_MODEL_NAME, Piece, sensevoice_pieces, sentencepiece_model
 from .vocab import paraformer_tokens, punc_tokens
 from .weights import CHECKPOINT
@@ -19,6 +19,9 @@ PARAFORMER_DIR = "paraformer-zh-streaming"
 PUNC_DIR = "punc_ct-transformer_zh-cn-common-vad_realtime"
 SENSEVOICE_DIR = "SenseVoiceSmall"
 FSMN_VAD_DIR = "fsmn-vad"
+CAMPP_DIR = "speech_campplus_sv_zh-cn_16k-common"
+# The released CAM++ checkpoint is not model.pt: configuration.json's file_path_metas names it.
+CAMPP_CHECKPOINT = "campplus_cn_common.bin"
 
 
 def _write_json(path: Path, obj: object, indent: int | None = 2) -> None:
@@ -81,3 +84,12 @@ def write_fsmn_vad_files(model_dir: Path) -> None:
     _write_json(model_dir / "configuration.json", configs.configuration_json(
         "voice-activity-detection", "iic/speech_fsmn_vad_zh-cn-16k-common-pytorch",
         _path_metas(frontend_conf={"cmvn_file": "am.mvn"})))
+
+
+def write_campplus_files(model_dir: Path, dims: CamppDims) -> None:
+    """config.yaml (the released text) and configuration.json of CAM++; it has no am.mvn and no tokens."""
+    (model_dir / "config.yaml").write_text(configs.campplus_yaml(dims), encoding="utf-8")
+    # without file_path_metas FunASR looks for model.pt and the released checkpoint would not load
+    _write_json(model_dir / "configuration.json", configs.configuration_json(
+        "speaker-verification", "iic/speech_campplus_sv_zh-cn_16k-common",
+        {"init_param": CAMPP_CHECKPOINT, "config": "config.yaml"}))

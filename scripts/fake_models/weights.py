@@ -1,4 +1,5 @@
-"""model.pt: instantiate through funasr.AutoModel, initialise at random, save, and verify the reload."""
+"""The checkpoint (model.pt unless the model names another): instantiate through funasr.AutoModel,
+initialise at random, save, and verify the reload."""
 
 from __future__ import annotations
 
@@ -26,13 +27,14 @@ def _auto_model_class() -> type[AutoModel]:
     return AutoModel
 
 
-def materialize_weights(model_dir: Path, seed: int, post_init: PostInit | None = None) -> int:
-    """Write model_dir/model.pt with torch default init under `seed`; returns the parameter count.
+def materialize_weights(model_dir: Path, seed: int, post_init: PostInit | None = None,
+                        checkpoint_name: str = CHECKPOINT) -> int:
+    """Write model_dir/<checkpoint_name> with torch default init under `seed`; returns the parameter count.
 
-    AutoModel is pointed at the directory before model.pt exists, so it loads no checkpoint and the
+    AutoModel is pointed at the directory before the checkpoint exists, so it loads no checkpoint and the
     module tree, parameter names and shapes are by construction what AutoModel expects later."""
     auto_model = _auto_model_class()
-    checkpoint = model_dir / CHECKPOINT
+    checkpoint = model_dir / checkpoint_name
     if checkpoint.exists():
         raise FileExistsError(f"{checkpoint} already exists; refusing to initialise over it")
     # AutoModel prints "funasr version: ..." to stdout on every construction; keep our output readable
@@ -50,8 +52,8 @@ def materialize_weights(model_dir: Path, seed: int, post_init: PostInit | None =
     return sum(v.numel() for v in state.values())
 
 
-def check_roundtrip(model_dir: Path) -> int:
-    """Reload model_dir the way the service does and verify every tensor came from model.pt.
+def check_roundtrip(model_dir: Path, checkpoint_name: str = CHECKPOINT) -> int:
+    """Reload model_dir the way the service does and verify every tensor came from the checkpoint.
 
     FunASR's loader skips missing or mis-shaped keys with only a log line, so a broken directory would
     otherwise "load" with random weights.  Returns the number of tensors checked."""
@@ -59,9 +61,10 @@ def check_roundtrip(model_dir: Path) -> int:
     model, kwargs = _auto_model_class().build_model(model=str(model_dir), device="cpu", disable_update=True,
                                           disable_log=True, ncpu=torch.get_num_threads())
     loaded_from = str(kwargs.get("init_param") or "")
-    if not loaded_from.endswith(CHECKPOINT):
-        raise RuntimeError(f"{model_dir}: AutoModel did not load {CHECKPOINT} (init_param={loaded_from!r})")
-    saved: dict[str, torch.Tensor] = torch.load(model_dir / CHECKPOINT, map_location="cpu")
+    if not loaded_from.endswith(checkpoint_name):
+        raise RuntimeError(
+            f"{model_dir}: AutoModel did not load {checkpoint_name} (init_param={loaded_from!r})")
+    saved: dict[str, torch.Tensor] = torch.load(model_dir / checkpoint_name, map_location="cpu")
     loaded: dict[str, torch.Tensor] = model.state_dict()
     problems = {
         "missing": [k for k in loaded if k not in saved],
@@ -72,5 +75,5 @@ def check_roundtrip(model_dir: Path) -> int:
     }
     bad = {kind: keys[:5] for kind, keys in problems.items() if keys}
     if bad:
-        raise RuntimeError(f"{model_dir}: reloaded weights differ from {CHECKPOINT}: {bad}")
+        raise RuntimeError(f"{model_dir}: reloaded weights differ from {checkpoint_name}: {bad}")
     return len(loaded)
