@@ -78,7 +78,7 @@ class Sentence:
         return replace(self, text=text, words=words)
 
     def as_dict(self) -> dict[str, object]:
-        """The wire form used in REST and Socket.IO results; `words` and `speaker` only when they were asked for."""
+        """The wire form used in REST and Socket.IO results; `words` and `speaker` only when asked for."""
         data: dict[str, object] = {
             "text": self.text,
             "start_ms": self.start_ms,
