@@ -67,11 +67,10 @@ def speaker_turns(windows: Sequence[Span], labels: Sequence[int]) -> list[Turn]:
     for position, index in enumerate(order):
         window = windows[index]
         start, end = window.start_ms, window.end_ms
-        if position > 0 and (before := windows[order[position - 1]]).end_ms > start:
-            start = (start + before.end_ms) // 2
+        # the window before ended at the middle of its overlap with this one, so this starts there
+        start = max(start, turns[-1].end_ms) if turns else start
         if position + 1 < len(order) and (after := windows[order[position + 1]]).start_ms < end:
             end = (after.start_ms + end) // 2
-        start = max(start, turns[-1].end_ms) if turns else start
         if end > start:
             _append(turns, Turn(start, end, labels[index]))
     return turns
@@ -107,20 +106,12 @@ def _labelled(sentence: Sentence, turns: list[Turn]) -> list[Sentence]:
 
 
 def _split_at_changes(sentence: Sentence, parts: list[Turn]) -> list[Sentence]:
-    """The sentence cut between its parts; a cut that cannot be made joins its part to the one before."""
+    """The sentence cut between its parts; a piece past a dropped cut has its first part's speaker."""
     cuts = [(a.end_ms + b.start_ms) // 2 for a, b in pairwise(parts)]
-    labels = [p.label for p in parts]
-    while True:
-        pieces = split_sentence(sentence, cuts)
-        kept = [number for _, number in pieces]
-        same = [k for k, number in enumerate(kept[1:], start=1) if labels[number] == labels[kept[k - 1]]]
-        dropped = set(range(1, len(labels))) - set(kept[1:])
-        if not same and not dropped:
-            return [replace(piece, speaker=speaker_name(labels[n])) for piece, n in pieces]
-        # a part whose cut was dropped, or that ends up beside its own speaker, joins the part before
-        merged = dropped | {kept[k] for k in same}
-        cuts = [c for i, c in enumerate(cuts, start=1) if i not in merged]
-        labels = [label for i, label in enumerate(labels) if i not in merged]
+    return [
+        replace(piece, speaker=speaker_name(parts[number].label))
+        for piece, number in split_sentence(sentence, cuts)
+    ]
 
 
 def _runs_inside(sentence: Sentence, turns: list[Turn]) -> list[Turn]:

@@ -27,8 +27,8 @@ def test_without_words_a_cut_moves_to_the_nearest_mark() -> None:
 
 def test_without_words_or_marks_a_cut_follows_the_time_share_and_keeps_latin_words_whole() -> None:
     sentence = Sentence("alpha beta gamma delta", 1000, 3200)
-    pieces = split_sentence(sentence, [2100])  # half the time: character 11, inside "gamma"
-    assert _plain(pieces) == [("alpha beta", 1000, 2100, 0), ("gamma delta", 2100, 3200, 1)]
+    pieces = split_sentence(sentence, [2300])  # 59 % of the time: character 13, inside "gamma"
+    assert _plain(pieces) == [("alpha beta", 1000, 2300, 0), ("gamma delta", 2300, 3200, 1)]
 
 
 def test_without_words_a_far_mark_is_not_taken() -> None:
@@ -80,3 +80,17 @@ def test_cuts_that_leave_no_piece_are_dropped() -> None:
     two = Sentence("好的", 0, 3000, words=_char_words("好的", 1500))
     assert [n for _, n in split_sentence(two, [1000, 1400, 2000])] == [0, 1]
     assert _plain(split_sentence(Sentence("好。", 0, 3000), [2900, 3500])) == [("好。", 0, 3000, 0)]
+
+
+def test_with_words_a_piece_never_starts_with_a_mark() -> None:
+    words = (
+        Word("一", 0, 400),
+        Word("二", 400, 800),
+        Word("。", 800, 820),
+        Word("三", 2400, 2800),
+        Word("四", 2800, 3200),
+    )
+    pieces = split_sentence(
+        Sentence("一二。三四", 0, 3200, words=words), [800]
+    )  # the boundary before 。 is at 800
+    assert _plain(pieces) == [("一", 0, 400, 0), ("二。三四", 400, 3200, 1)]

@@ -120,3 +120,19 @@ def test_five_thousand_windows_are_clustered_in_bounded_time(capsys: pytest.Capt
     with capsys.disabled():
         print(f"\n5000 windows clustered in {time.perf_counter() - began:.2f} s")
     assert labels.tolist() == by_first_appearance(np.array(voices)).tolist()
+
+
+def test_labels_are_renumbered_by_first_appearance() -> None:
+    assert by_first_appearance(np.array([5, 5, 2, 7, 2])).tolist() == [0, 0, 1, 2, 1]
+
+
+def test_the_length_of_an_embedding_does_not_matter() -> None:
+    embeddings = SyntheticVoices(3).embed(TURNS)
+    scales = np.random.default_rng(5).uniform(0.01, 100.0, size=(len(TURNS), 1))
+    assert cluster_speakers(embeddings * scales).tolist() == cluster_speakers(embeddings).tolist()
+
+
+def test_count_bounds_never_exceed_the_window_count() -> None:
+    assert SpeakerCount(num_speakers=3).bounds(2) == (2, 2)
+    assert SpeakerCount(min_speakers=2, max_speakers=6).bounds(10) == (2, 6)
+    assert SpeakerCount().bounds(4) == (1, 4)
