@@ -40,6 +40,7 @@ class Sentence:
     emotion: str | None = None
     events: tuple[str, ...] = ()
     words: tuple[Word, ...] | None = None  # inside [start_ms, end_ms], never backwards; None: not asked
+    speaker: str | None = None  # "S1", "S2", ... (speaker_turns); None: speakers not asked
 
     @classmethod
     def from_heard(cls, heard: Heard, span: Span) -> Sentence:
@@ -66,6 +67,7 @@ class Sentence:
             )
             if isinstance(words, list)
             else None,
+            _optional_str(raw.get("speaker")),
         )
 
     def with_text(self, text: str) -> Sentence:
@@ -76,7 +78,7 @@ class Sentence:
         return replace(self, text=text, words=words)
 
     def as_dict(self) -> dict[str, object]:
-        """The wire form used in REST and Socket.IO results; `words` only when they were asked for."""
+        """The wire form used in REST and Socket.IO results; `words` and `speaker` only when asked for."""
         data: dict[str, object] = {
             "text": self.text,
             "start_ms": self.start_ms,
@@ -87,6 +89,8 @@ class Sentence:
         }
         if self.words is not None:
             data["words"] = [w.as_dict() for w in self.words]
+        if self.speaker is not None:
+            data["speaker"] = self.speaker
         return data
 
 

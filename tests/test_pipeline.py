@@ -198,3 +198,12 @@ def test_the_spoken_language_has_the_most_sentence_time() -> None:
     assert (
         spoken_language([Sentence("a", 0, 500, "ja"), Sentence("b", 500, 1000, "ko")]) == "ja"
     )  # a tie: first
+
+
+def test_the_speaker_is_on_the_wire_only_when_known_and_survives_an_edit() -> None:
+    plain = Sentence("你好。", 0, 900)
+    named = Sentence("你好。", 0, 900, speaker="S2")
+    assert "speaker" not in plain.as_dict()
+    assert named.as_dict()["speaker"] == "S2"
+    assert Sentence.from_wire(named.as_dict()) == named and Sentence.from_wire(plain.as_dict()) == plain
+    assert named.with_text("您好。").speaker == "S2"
