@@ -14,7 +14,7 @@ from werkzeug.exceptions import Conflict, HTTPException, NotFound, RequestEntity
 
 from .audio import SUPPORTED_FORMATS
 from .config import SENSEVOICE_LANGUAGES, Settings
-from .errors import BadRequest, InvalidHotwordsFile, ServiceError
+from .errors import BadRequest, BodyTooLarge, InvalidHotwordsFile, ServiceError
 from .filenames import display_name
 from .handoff import token_opens
 from .hotwords import HotwordsError, parse_extra_hotwords
@@ -22,6 +22,7 @@ from .multipart import FormRequest
 from .ops import resume_token, upload_progress
 from .pipeline import RecognitionOptions, Sentence
 from .service import AsrService, FileRequest
+from .subtitle_request import MAX_BODY_BYTES, parse_subtitle_request
 from .subtitles import FORMATS, to_srt, to_txt, to_vtt
 
 log = logging.getLogger(__name__)
@@ -195,6 +196,20 @@ def _as_text(sentences: Sequence[Sentence], output: str, name: str) -> Response:
     stem = name.rsplit(".", 1)[0] if "." in name.strip(".") else name
     response.headers.set("Content-Disposition", "attachment", filename=f"{stem or 'transcript'}.{output}")
     return response
+
+
+@bp.post("/api/asr/subtitles")
+def text_of_timestamps() -> tuple[Response, int]:
+    """Sentences the client already has (a result's `timestamps`) as TXT, SRT or VTT; transcribes nothing."""
+    if request.mimetype != "application/json":
+        raise BadRequest("send the transcript as application/json: {timestamps, format, filename?}")
+    request.max_content_length = MAX_BODY_BYTES  # refused from Content-Length, or while streaming
+    try:
+        body = request.get_data(cache=False)
+    except RequestEntityTooLarge:
+        raise BodyTooLarge(f"the body is larger than the limit of {MAX_BODY_BYTES >> 20} MB") from None
+    asked = parse_subtitle_request(body)
+    return _as_text(asked.sentences, asked.output, asked.filename), 200
 
 
 @bp.get("/api/asr/hotwords")
