@@ -505,3 +505,19 @@ def test_posted_subtitles_need_the_api_key_when_one_is_set(service: AsrService, 
         _assert_error(_post_text(c, body, **{"X-API-Key": "wrong"}), 401, "unauthorized")
         assert _post_text(c, body, **{"X-API-Key": "s3cret-key"}).status_code == 200
         assert _post_text(c, body, Authorization="Bearer s3cret-key").status_code == 200
+
+
+def test_a_download_named_in_chinese_has_a_header_a_server_can_send(
+    client: FlaskClient, speech_wav: Path
+) -> None:
+    response = _upload(client, speech_wav.read_bytes(), "周会 记录.wav", format="txt")
+    disposition = response.headers["Content-Disposition"]
+    disposition.encode("latin-1")  # HTTP servers send headers as Latin-1 and drop the connection otherwise
+    assert (
+        disposition
+        == "attachment; filename=transcript.txt; filename*=UTF-8''%E5%91%A8%E4%BC%9A%20%E8%AE%B0%E5%BD%95.txt"
+    )
+    mixed = _post_text(client, {"timestamps": [], "format": "srt", "filename": "Café 周会.mp3"})
+    assert mixed.headers["Content-Disposition"] == (
+        "attachment; filename=Cafe.srt; filename*=UTF-8''Caf%C3%A9%20%E5%91%A8%E4%BC%9A.srt"
+    )
