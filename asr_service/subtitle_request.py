@@ -95,6 +95,8 @@ def _timed(raw: Mapping[str, object], where: str) -> tuple[str, int, int]:
         raise BadTimestamps(f"{where}.text must be a string")
     if len(text) > MAX_TEXT_CHARS:
         raise BadTimestamps(f"{where}.text has {len(text)} characters; at most {MAX_TEXT_CHARS}")
+    if not _is_unicode(text):
+        raise BadTimestamps(f"{where}.text has a lone surrogate escape (\\ud800-\\udfff): not Unicode text")
     start = _milliseconds(raw.get("start_ms"), 0, f"{where}.start_ms")
     return text, start, _milliseconds(raw.get("end_ms"), start, f"{where}.end_ms")
 
@@ -104,3 +106,12 @@ def _milliseconds(raw: object, least: int, where: str) -> int:
     if not isinstance(raw, int) or isinstance(raw, bool) or not least <= raw <= MAX_TIME_MS:
         raise BadTimestamps(f"{where} must be a whole number of ms from {least} to {MAX_TIME_MS}")
     return raw
+
+
+def _is_unicode(text: str) -> bool:
+    """False for JSON's escaped lone surrogates, which no UTF-8 file (or response) can hold."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

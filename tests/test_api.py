@@ -470,6 +470,10 @@ def test_posted_subtitles_refuse_what_is_not_a_transcript(client: FlaskClient) -
     _assert_error(_post_text(client, {"timestamps": [], "format": "docx"}), 400, "bad_request")
     _assert_error(_post_text(client, {"timestamps": [{"text": "x"}], "format": "srt"}), 400, "bad_timestamps")
     _assert_error(_post_text(client, {"format": "srt", "timestamps": 5}), 400, "bad_timestamps")
+    lone = b'{"format": "srt", "timestamps": [{"text": "\\ud800", "start_ms": 0, "end_ms": 1}]}'
+    _assert_error(
+        client.post("/api/asr/subtitles", data=lone, content_type="application/json"), 400, "bad_timestamps"
+    )
     _assert_error(client.get("/api/asr/subtitles"), 405, "method_not_allowed")
 
 

@@ -100,6 +100,8 @@ _WITHOUT_TEXT = {k: v for k, v in SENTENCE.items() if k != "text"}
         ([_with(text=None)], "timestamps[0].text must be a string"),
         ([_with(text=["你好"])], "timestamps[0].text must be a string"),
         ([_with(text="x" * (MAX_TEXT_CHARS + 1))], f"at most {MAX_TEXT_CHARS}"),
+        ([_with(text="a\ud800b")], "timestamps[0].text has a lone surrogate"),
+        ([_with(words=[{**WORDS[0], "text": "\udfff"}])], "timestamps[0].words[0].text has a lone surrogate"),
         ([_with(start_ms=-1)], "timestamps[0].start_ms must be a whole number"),
         ([_with(start_ms=1.5)], "timestamps[0].start_ms"),
         ([_with(start_ms=0.0)], "timestamps[0].start_ms"),
