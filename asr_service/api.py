@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import hmac
 import logging
+import unicodedata
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request, send_file
 from werkzeug.exceptions import Conflict, HTTPException, NotFound, RequestEntityTooLarge, Unauthorized
 
 from .audio import SUPPORTED_FORMATS
 from .config import SENSEVOICE_LANGUAGES, Settings
-from .errors import BadRequest, InvalidHotwordsFile, ServiceError
+from .errors import BadRequest, BodyTooLarge, InvalidHotwordsFile, ServiceError
 from .filenames import display_name
 from .handoff import token_opens
 from .hotwords import HotwordsError, parse_extra_hotwords
@@ -22,6 +24,7 @@ from .multipart import FormRequest
 from .ops import resume_token, upload_progress
 from .pipeline import RecognitionOptions, Sentence
 from .service import AsrService, FileRequest
+from .subtitle_request import MAX_BODY_BYTES, parse_subtitle_request
 from .subtitles import FORMATS, to_srt, to_txt, to_vtt
 
 log = logging.getLogger(__name__)
@@ -193,8 +196,43 @@ def _as_text(sentences: Sequence[Sentence], output: str, name: str) -> Response:
     """Sentences as a UTF-8 text or subtitle download named after `name`."""
     response = Response(_RENDER[output](sentences), content_type=f"{_MIMETYPES[output]}; charset=utf-8")
     stem = name.rsplit(".", 1)[0] if "." in name.strip(".") else name
-    response.headers.set("Content-Disposition", "attachment", filename=f"{stem or 'transcript'}.{output}")
+    response.headers.set("Content-Disposition", "attachment", **_download_names(stem or "transcript", output))
     return response
+
+
+def _download_names(stem: str, extension: str) -> dict[str, str]:
+    """Content-Disposition's file name parameters: a header is Latin-1, so a name that is not ASCII
+    goes as RFC 5987 `filename*` (UTF-8), with an ASCII `filename` for clients that only read that."""
+    name = f"{stem}.{extension}"
+    if name.isascii():
+        return {"filename": name}
+    simple = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode().strip()
+    return {
+        "filename": f"{simple or 'transcript'}.{extension}",
+        "filename*": f"UTF-8''{quote(name, safe='')}",
+    }
+
+
+@bp.post("/api/asr/subtitles")
+def text_of_timestamps() -> tuple[Response, int]:
+    """Sentences the client already has (a result's `timestamps`) as TXT, SRT or VTT; transcribes nothing."""
+    if request.mimetype != "application/json":
+        raise BadRequest("send the transcript as application/json: {timestamps, format, filename?}")
+    asked = parse_subtitle_request(_bounded_body(MAX_BODY_BYTES))
+    return _as_text(asked.sentences, asked.output, asked.filename), 200
+
+
+def _bounded_body(limit: int) -> bytes:
+    """The request body, refused (BodyTooLarge) from its Content-Length or once `limit` bytes have come."""
+    # one byte more than the limit: a chunked body is cut there without an error, so its length tells
+    request.max_content_length = limit + 1
+    try:
+        body = request.get_data(cache=False)
+    except RequestEntityTooLarge:  # Content-Length says so before anything is read
+        body = None
+    if body is None or len(body) > limit:
+        raise BodyTooLarge(f"the body is larger than the limit of {limit / 1024 / 1024:g} MB")
+    return body
 
 
 @bp.get("/api/asr/hotwords")

@@ -33,6 +33,19 @@ class MalformedForm(BadRequest):
     code = "bad_multipart"
 
 
+class BadTimestamps(BadRequest):
+    """The `timestamps` of a transcript sent to be formatted are missing or malformed."""
+
+    code = "bad_timestamps"
+
+
+class BodyTooLarge(ServiceError):
+    """A request body other than an upload is over its own limit (POST /api/asr/subtitles)."""
+
+    code = "body_too_large"
+    status = 413
+
+
 class TooManyParts(ServiceError):
     """The form has more parts than MAX_FORM_PARTS."""
 

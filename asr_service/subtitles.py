@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .pipeline import Sentence
 from .roles import Word
@@ -12,6 +12,9 @@ from .roles import Word
 FORMATS = ("json", "txt", "srt", "vtt")
 MAX_LINE_WIDTH = 42  # display columns per line: 42 Latin characters or 21 Chinese ones
 MAX_LINES = 2
+# A line break inside a sentence would end a cue early (a blank line) or break "one sentence a line":
+# each becomes a space, one for one, so word positions in the text stay where they were.
+_LINE_BREAKS = dict.fromkeys(map(ord, "\t\n\v\f\r\x1c\x1d\x1e\x85\u2028\u2029"), " ")
 _BREAKS = "，。！？；：、,.!?;:）)」』】》"  # a line or cue may end after one of these
 
 
@@ -26,7 +29,11 @@ class Cue:
 
 def width(text: str) -> int:
     """Display columns: wide and full-width characters (CJK) take two."""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    return sum(map(_char_width, text))
+
+
+def _char_width(ch: str) -> int:
+    return 2 if unicodedata.east_asian_width(ch) in "WF" else 1
 
 
 def _cut(text: str, limit: int, allowed: set[int] | None = None) -> int:
@@ -34,8 +41,8 @@ def _cut(text: str, limit: int, allowed: set[int] | None = None) -> int:
     in its second half if there is one, else at the limit. With `allowed`, only at those positions
     (word boundaries), unless no boundary fits (one word wider than the limit)."""
     end, used = 0, 0
-    while end < len(text) and used + width(text[end]) <= limit:
-        used += width(text[end])
+    while end < len(text) and used + _char_width(text[end]) <= limit:  # text may be long: no slicing
+        used += _char_width(text[end])
         end += 1
     if end >= len(text):
         return len(text)
@@ -112,7 +119,12 @@ def _word_cues(text: str, words: list[tuple[int, int, Word]]) -> list[Cue]:
 
 def cues(sentences: Sequence[Sentence]) -> list[Cue]:
     """Every sentence's cues, in order; empty sentences make none."""
-    return [cue for sentence in sentences if sentence.text.strip() for cue in sentence_cues(sentence)]
+    flat = (replace(s, text=_one_line(s.text)) for s in sentences)
+    return [cue for sentence in flat if sentence.text.strip() for cue in sentence_cues(sentence)]
+
+
+def _one_line(text: str) -> str:
+    return text.translate(_LINE_BREAKS)
 
 
 def _clock(ms: int, separator: str) -> str:
@@ -147,4 +159,5 @@ def _vtt_text(line: str) -> str:
 
 def to_txt(sentences: Sequence[Sentence]) -> str:
     """Plain text: one sentence a line."""
-    return "".join(f"{s.text.strip()}\n" for s in sentences if s.text.strip())
+    lines = (_one_line(s.text).strip() for s in sentences)
+    return "".join(f"{line}\n" for line in lines if line)

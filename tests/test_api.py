@@ -22,6 +22,7 @@ from asr_service.service import AsrService
 
 from .fakes import ExplodingRecognizer, FixedDetector, NoSpeechStream, PlainPunctuator, SilentStream
 from .speech_fixtures import silent_flac
+from .test_subtitles import _parsed
 
 
 @pytest.fixture
@@ -389,3 +390,138 @@ def test_a_stored_result_with_words_gives_subtitles_timed_by_its_words(
         f"/api/asr/sessions/{session_id}/result?format=srt", headers={"X-Resume-Token": token}
     )
     assert response.get_data(as_text=True) == "1\n00:00:00,200 --> 00:00:00,800\n第一句\n"
+
+
+_ENGLISH = "Word timed English sentence that is long enough to need a second line here."
+_POSTED = [
+    {"text": "第一句，说得比较长一些，需要两行才能放得下的这样一句话。", "start_ms": 0, "end_ms": 5200},
+    {
+        "text": _ENGLISH,
+        "start_ms": 5200,
+        "end_ms": 9000,
+        "language": "en",
+        "emotion": None,
+        "events": [],
+        "words": [
+            {"text": w, "start_ms": 5300 + 250 * i, "end_ms": 5500 + 250 * i}
+            for i, w in enumerate(_ENGLISH.split(" "))
+        ],
+    },
+    {"text": "", "start_ms": 9000, "end_ms": 9100},
+    {"text": "a < b & c --> d\n\nforged", "start_ms": 9100, "end_ms": 9900},
+]
+
+
+def _post_text(client: FlaskClient, body: Any, **headers: str) -> Any:
+    return client.post("/api/asr/subtitles", json=body, headers=headers)
+
+
+@pytest.mark.parametrize(
+    ("output", "content_type"),
+    [("srt", "application/x-subrip"), ("vtt", "text/vtt"), ("txt", "text/plain")],
+)
+def test_posted_timestamps_give_what_a_stored_result_gives(
+    client: FlaskClient, service: AsrService, output: str, content_type: str, tmp_path: Path
+) -> None:
+    session_id, token = "c" * 32, "token-of-the-posted-recording"
+    service.results.save(session_id, token, {"session_id": session_id, "timestamps": _POSTED})
+    stored = client.get(
+        f"/api/asr/sessions/{session_id}/result?format={output}", headers={"X-Resume-Token": token}
+    )
+    posted = _post_text(client, {"timestamps": _POSTED, "format": output, "filename": "会议 记录.m4a"})
+    assert posted.status_code == 200, posted.get_json()
+    assert posted.get_data() == stored.get_data() and posted.get_data(as_text=True).count("forged") == 1
+    assert (
+        posted.headers["Content-Type"] == stored.headers["Content-Type"] == f"{content_type}; charset=utf-8"
+    )
+    assert posted.headers["Content-Disposition"] == (  # a header is Latin-1: RFC 5987 for the rest
+        f"attachment; filename=transcript.{output}; "
+        f"filename*=UTF-8''%E4%BC%9A%E8%AE%AE%20%E8%AE%B0%E5%BD%95.{output}"
+    )
+    posted.headers["Content-Disposition"].encode("latin-1")
+    if output == "txt":
+        assert posted.get_data(as_text=True).splitlines()[-1] == "a < b & c --> d  forged"
+        return
+    path = tmp_path / f"posted.{output}"
+    path.write_bytes(posted.get_data())
+    parsed = _parsed(path, "srt" if output == "srt" else "webvtt")
+    # two lines a cue; the worded sentence lasts from its first word to its last; the line break is a space
+    assert [(start, end) for start, end, _ in parsed] == [(0, 5200), (5300, 8750), (9100, 9900)]
+    assert parsed[1][2] == "Word timed English sentence that is long\nenough to need a second line here."
+    assert parsed[2][2].endswith("d  forged")
+
+
+def test_no_sentences_give_the_servers_empty_files(client: FlaskClient) -> None:
+    answers = {f: _post_text(client, {"timestamps": [], "format": f}) for f in ("txt", "srt", "vtt")}
+    assert {f: r.get_data(as_text=True) for f, r in answers.items()} == {
+        "txt": "",
+        "srt": "",
+        "vtt": "WEBVTT\n\n",
+    }
+    assert answers["txt"].headers["Content-Disposition"] == "attachment; filename=transcript.txt"
+
+
+def test_posted_subtitles_refuse_what_is_not_a_transcript(client: FlaskClient) -> None:
+    as_form = client.post("/api/asr/subtitles", data={"timestamps": "[]", "format": "srt"})
+    assert "application/json" in _assert_error(as_form, 400, "bad_request")["error"]
+    _assert_error(
+        client.post("/api/asr/subtitles", data=b"{", content_type="application/json"), 400, "bad_request"
+    )
+    _assert_error(_post_text(client, {"timestamps": [], "format": "docx"}), 400, "bad_request")
+    _assert_error(_post_text(client, {"timestamps": [{"text": "x"}], "format": "srt"}), 400, "bad_timestamps")
+    _assert_error(_post_text(client, {"format": "srt", "timestamps": 5}), 400, "bad_timestamps")
+    lone = b'{"format": "srt", "timestamps": [{"text": "\\ud800", "start_ms": 0, "end_ms": 1}]}'
+    _assert_error(
+        client.post("/api/asr/subtitles", data=lone, content_type="application/json"), 400, "bad_timestamps"
+    )
+    _assert_error(client.get("/api/asr/subtitles"), 405, "method_not_allowed")
+
+
+def test_a_posted_transcript_over_the_limit_is_refused(client: FlaskClient) -> None:
+    from asr_service.subtitle_request import MAX_BODY_BYTES
+
+    head, tail = b'{"format": "txt", "timestamps": [', b"]}"
+    at_limit = head + b" " * (MAX_BODY_BYTES - len(head) - len(tail)) + tail
+    assert len(at_limit) == MAX_BODY_BYTES
+    assert (
+        client.post("/api/asr/subtitles", data=at_limit, content_type="application/json").status_code == 200
+    )
+    over = at_limit[:-2] + b" " + tail
+    response = client.post("/api/asr/subtitles", data=over, content_type="application/json")
+    assert "4 MB" in _assert_error(response, 413, "body_too_large")["error"]
+    for body in (at_limit, over + b" " * 1_000_000):  # no Content-Length: the stream is cut at the limit
+        streamed = client.post(
+            "/api/asr/subtitles",
+            input_stream=io.BytesIO(body),
+            content_type="application/json",
+            headers={"Transfer-Encoding": "chunked"},
+            environ_overrides={"wsgi.input_terminated": True},
+        )
+        assert streamed.status_code == (200 if body == at_limit else 413)
+
+
+def test_posted_subtitles_need_the_api_key_when_one_is_set(service: AsrService, tmp_path: Path) -> None:
+    secured = Settings.from_env({"ASR_API_KEY": "s3cret-key", "ASR_DATA_DIR": str(tmp_path)})
+    app, _ = create_app(secured, service)
+    body = {"timestamps": _POSTED[:1], "format": "txt"}
+    with app.test_client() as c:
+        _assert_error(_post_text(c, body), 401, "unauthorized")
+        _assert_error(_post_text(c, body, **{"X-API-Key": "wrong"}), 401, "unauthorized")
+        assert _post_text(c, body, **{"X-API-Key": "s3cret-key"}).status_code == 200
+        assert _post_text(c, body, Authorization="Bearer s3cret-key").status_code == 200
+
+
+def test_a_download_named_in_chinese_has_a_header_a_server_can_send(
+    client: FlaskClient, speech_wav: Path
+) -> None:
+    response = _upload(client, speech_wav.read_bytes(), "周会 记录.wav", format="txt")
+    disposition = response.headers["Content-Disposition"]
+    disposition.encode("latin-1")  # HTTP servers send headers as Latin-1 and drop the connection otherwise
+    assert (
+        disposition
+        == "attachment; filename=transcript.txt; filename*=UTF-8''%E5%91%A8%E4%BC%9A%20%E8%AE%B0%E5%BD%95.txt"
+    )
+    mixed = _post_text(client, {"timestamps": [], "format": "srt", "filename": "Café 周会.mp3"})
+    assert mixed.headers["Content-Disposition"] == (
+        "attachment; filename=Cafe.srt; filename*=UTF-8''Caf%C3%A9%20%E5%91%A8%E4%BC%9A.srt"
+    )

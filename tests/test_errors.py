@@ -14,6 +14,8 @@ EXPECTED = {
     errors.TooManyParts: ("too_many_parts", 413),
     errors.FieldTooLarge: ("form_field_too_large", 413),
     errors.EmptyUpload: ("empty_file", 400),
+    errors.BadTimestamps: ("bad_timestamps", 400),
+    errors.BodyTooLarge: ("body_too_large", 413),
     errors.UnsupportedMedia: ("unsupported_media", 415),
     errors.AudioTooLong: ("audio_too_long", 413),
     errors.DecodeLimit: ("decode_limit", 413),

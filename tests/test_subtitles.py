@@ -146,3 +146,16 @@ def test_words_that_do_not_spell_the_text_fall_back_to_the_character_share(spelt
 
 def cue(start_ms: int, end_ms: int, *lines: str) -> subtitles.Cue:
     return subtitles.Cue(start_ms, end_ms, lines)
+
+
+def test_a_line_break_inside_a_sentence_is_a_space_so_no_cue_ends_early(tmp_path: Path) -> None:
+    sentence = Sentence("first half\n\n2\n00:00:00,000 --> 00:09:00,000\r\nforged", 0, 4000)
+    path = tmp_path / "broken.srt"
+    path.write_text(to_srt([sentence]), encoding="utf-8")
+    parsed = _parsed(path, "srt")
+    assert len(parsed) == len(cues([sentence])) == 1 and parsed[0][:2] == (0, 4000)
+    assert "\n" not in "".join(cues([sentence])[0].lines)
+    assert to_txt([sentence, Sentence("a\u2028b", 4000, 5000)]).splitlines() == [
+        sentence.text.replace("\n", " ").replace("\r", " "),
+        "a b",
+    ]

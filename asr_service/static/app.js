@@ -5,7 +5,7 @@ import { LiveRecording } from "./live-client.js";
 import { describeError, microphoneErrorCode } from "./messages.js";
 import { openMicrophone } from "./microphone.js";
 import { ResultView } from "./result-view.js";
-import { transcribeFile } from "./upload.js";
+import { fetchSubtitles, transcribeFile } from "./upload.js";
 
 const $ = (id) => document.getElementById(id);
 const BYTES_PER_MS = 32;
@@ -106,6 +106,13 @@ async function fetchRecordingText(urls, id, resumeToken, format) {
   const response = await fetch(urls.api(path), { headers });
   if (!response.ok) throw { code: "download", message: `HTTP ${response.status}` };
   return response.blob();
+}
+
+// TXT, SRT and WebVTT of an upload come from the server too, made from the result's sentences.
+function fetchUploadText(urls, sentences, filename, format) {
+  // only what the formats use: language, emotion and events would only make the body larger
+  const timestamps = sentences.map(({ text, start_ms, end_ms, words }) => ({ text, start_ms, end_ms, words }));
+  return fetchSubtitles(urls.api("api/asr/subtitles"), timestamps, format, { headers: urls.headers, filename });
 }
 
 async function showRecordingResult(urls, result, resumeToken) {
@@ -243,14 +250,16 @@ $("upload-form").onsubmit = async (event) => {
       },
     });
     recorder.lastResult = data;
+    const sentences = data.timestamps ?? [];
     view.show({
       text: data.text,
-      sentences: data.timestamps ?? [],
+      sentences,
       durationMs: data.duration_ms,
       name: file.name.replace(/\.[^.]*$/, "") || "upload",
       audio: file,
       wav: null, // the original file is the user's own; only recordings are offered as WAV
-      download: null, // no stored result to ask the server for: built here from the timestamps
+      // no stored result to ask for: the server formats the sentences the page already has
+      download: (format) => fetchUploadText(urls, sentences, file.name, format),
     });
   } catch (error) {
     showError(error);

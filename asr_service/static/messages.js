@@ -14,6 +14,7 @@ const TEXTS = {
   buffer_full: "网络中断太久，录音已停止。The connection was down for too long; recording stopped.",
   bad_options: "录音参数有误。Invalid recording options.",
   upload_too_large: "文件太大。The file is too large.",
+  body_too_large: "转写内容太多，无法生成文本或字幕文件。The transcript is too large to make into a text or subtitle file.",
   audio_too_long: "音频太长。The audio is too long.",
   unsupported_media: "无法识别的文件格式或文件已损坏。Not an audio file we can read, or the file is damaged.",
   empty_file: "文件是空的。The file is empty.",

@@ -1,8 +1,16 @@
 // The result view shared by both tabs: text, clickable sentences that play their span, downloads.
 
-import { clock, toSrt, toTxt, toVtt } from "./transcript-formats.js";
-
 const $ = (id) => document.getElementById(id);
+
+/** "HH:MM:SS.mmm" for a time in milliseconds. */
+function clock(ms) {
+  const total = Math.max(0, Math.round(ms));
+  const pad = (n, width = 2) => String(n).padStart(width, "0");
+  const hours = Math.floor(total / 3_600_000);
+  const minutes = Math.floor(total / 60_000) % 60;
+  const seconds = Math.floor(total / 1000) % 60;
+  return `${pad(hours)}:${pad(minutes)}:${pad(seconds)}.${pad(total % 1000, 3)}`;
+}
 
 /** Let the browser save `blob` as `filename`. */
 export function saveBlob(blob, filename) {
@@ -36,9 +44,9 @@ export class ResultView {
 
   /**
    * Show a result: {text, sentences: [{text, start_ms, end_ms}], durationMs, name, audio: Blob|null,
-   * wav: Blob|null, download: (format) => Promise<Blob> | null}. `audio` is what the sentences play
-   * from; `wav` is offered as a download; `download` gets TXT, SRT or VTT from the server (a
-   * recording's stored result), else they are built here from the sentences (an upload).
+   * wav: Blob|null, download: (format) => Promise<Blob>}. `audio` is what the sentences play from;
+   * `wav` is offered as a download; `download` gets TXT, SRT or VTT from the server (a recording's
+   * from its stored result, an upload's from its sentences), so every download has the server's format.
    */
   show(result) {
     this.result = result;
@@ -60,7 +68,7 @@ export class ResultView {
     item.dataset.startMs = String(sentence.start_ms);
     item.dataset.endMs = String(sentence.end_ms);
     const time = document.createElement("time");
-    time.textContent = `${clock(sentence.start_ms, ".")} – ${clock(sentence.end_ms, ".")}`;
+    time.textContent = `${clock(sentence.start_ms)} – ${clock(sentence.end_ms)}`;
     item.append(time, document.createTextNode(sentence.text));
     item.onclick = () => this.play(index);
     return item;
@@ -87,16 +95,11 @@ export class ResultView {
     const result = this.result;
     if (!result) return;
     let blob;
-    if (result.download) {
-      try {
-        blob = await result.download(format);
-      } catch (error) {
-        this.onError?.(error);
-        return;
-      }
-    } else {
-      const text = { txt: toTxt(result.sentences, result.text), srt: toSrt(result.sentences), vtt: toVtt(result.sentences) };
-      blob = new Blob([text[format]], { type: "text/plain;charset=utf-8" });
+    try {
+      blob = await result.download(format);
+    } catch (error) {
+      this.onError?.(error);
+      return;
     }
     saveBlob(blob, `${result.name}.${format}`);
   }

@@ -1,4 +1,5 @@
-// File upload to POST api/asr/transcribe, with upload progress (XMLHttpRequest: fetch has none).
+// File upload to POST api/asr/transcribe, with upload progress (XMLHttpRequest: fetch has none), and the
+// server's text and subtitles of its result (POST api/asr/subtitles: an upload has no stored result).
 
 /** Resolves to the response's `data`; rejects with {code, message}. onProgress(fraction) while sending. */
 export function transcribeFile(url, file, { headers = {}, language = "auto", onProgress = () => {}, onSent = () => {} }) {
@@ -22,4 +23,19 @@ export function transcribeFile(url, file, { headers = {}, language = "auto", onP
     xhr.onerror = () => reject({ code: "network", message: "" });
     xhr.send(form);
   });
+}
+
+/**
+ * The server's TXT, SRT or WebVTT (`format`) of sentences the page already has, as a Blob: POST
+ * api/asr/subtitles with the result's `timestamps` and the file's name. Rejects with {code, message}.
+ */
+export async function fetchSubtitles(url, timestamps, format, { headers = {}, filename = "" } = {}) {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { ...headers, "Content-Type": "application/json" },
+    body: JSON.stringify({ timestamps, format, filename }),
+  });
+  if (response.ok) return response.blob();
+  const body = await response.json().catch(() => null);
+  throw body && body.code ? { code: body.code, message: body.error } : { code: "download", message: `HTTP ${response.status}` };
 }
