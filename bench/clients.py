@@ -13,7 +13,7 @@ from typing import Any
 import requests
 
 from bench.measure import percentiles
-from tests.socket_client import RecordingClient
+from tests.socket_client import SENTENCE_EVENTS, RecordingClient
 
 BYTES_PER_MS = 32
 
@@ -59,7 +59,7 @@ class LiveRecording:
         self.client = self._connect()
 
     def _connect(self) -> RecordingClient:
-        client = RecordingClient(self.url)
+        client = RecordingClient(self.url, events=SENTENCE_EVENTS)  # a client of this version
 
         def dropped(*_reason: object) -> None:
             if id(client) not in self._closed:
