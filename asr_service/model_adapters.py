@@ -4,7 +4,8 @@ speaker embeddings."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -166,6 +167,37 @@ def _single_token(text: str) -> bool:
     return len(parts) == 1 and (len(parts[0]) == 1 or parts[0].isascii())
 
 
+@contextmanager
+def ctc_projection_once(model: Any, active: bool = True) -> Iterator[None]:
+    """While the block runs, SenseVoice's CTC log-softmax is computed once per encoder output.
+
+    With output_timestamp, SenseVoiceSmall.inference projects the encoder output onto the
+    25,055-token vocabulary a second time for the alignment (about 7 % of a clip's cost on CPU),
+    with the very tensor it decoded from. The second call gets the first result: the same values,
+    since the alignment only changes the row of the clip already decoded (FunASR's ban_emo_unk,
+    which edits the logits first, is never used here). The model's own method is back afterwards;
+    calls on one model never overlap (its worker owns it).
+    """
+    ctc = getattr(model, "ctc", None)
+    if not active or ctc is None:
+        yield
+        return
+    project = ctc.log_softmax
+    last: list[torch.Tensor] = []  # [input, output] of the latest projection
+
+    def once(hs_pad: torch.Tensor) -> torch.Tensor:
+        if last and last[0] is hs_pad:
+            return last[1]
+        last[:] = [hs_pad, project(hs_pad)]
+        return last[1]
+
+    ctc.log_softmax = once
+    try:
+        yield
+    finally:
+        del ctc.log_softmax
+
+
 class SenseVoiceRecognizer:
     """Offline recognition of clips with SenseVoice (batched where FunASR allows)."""
 
@@ -177,14 +209,15 @@ class SenseVoiceRecognizer:
         """See SpeechRecognizer.recognize; word times come from FunASR's CTC alignment when asked."""
         if not clips:
             return []
-        # always passed: AutoModel keeps each call's arguments, so one request's True would stick
-        results = self._model.generate(
-            input=list(clips),
-            language=options.language,
-            use_itn=options.use_itn,
-            batch_size=self._batch_size,
-            output_timestamp=options.word_timestamps,
-        )
+        with ctc_projection_once(self._model.model, options.word_timestamps):
+            # always passed: AutoModel keeps each call's arguments, so one request's True would stick
+            results = self._model.generate(
+                input=list(clips),
+                language=options.language,
+                use_itn=options.use_itn,
+                batch_size=self._batch_size,
+                output_timestamp=options.word_timestamps,
+            )
         if len(results) != len(clips):
             raise RuntimeError(f"SenseVoice returned {len(results)} results for {len(clips)} clips")
         return [

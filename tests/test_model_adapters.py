@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -200,3 +201,30 @@ def test_speaker_short_empty_and_bad_windows(model_set: ModelSet) -> None:
         embedder.embed([(short * 32767).astype(np.int16)])
     with pytest.raises(ValueError, match="1-D"):
         embedder.embed([np.stack([short, short])])
+
+
+def test_word_times_project_each_clip_onto_the_vocabulary_once(
+    model_set: ModelSet, speech_wav: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    audio, _ = sf.read(speech_wav, dtype="float32")
+    clips = [audio[16000:80000], audio[80000:120000]]
+    automodel = model_set.loaded["offline"].model
+    ctc = automodel.model.ctc
+    projections: list[int] = []
+    original = type(ctc).log_softmax
+
+    def counted(self: Any, hs_pad: Any) -> Any:
+        projections.append(id(hs_pad))
+        return original(self, hs_pad)
+
+    monkeypatch.setattr(type(ctc), "log_softmax", counted)
+    recognizer = adapters.SenseVoiceRecognizer(automodel)
+    timed = recognizer.recognize(clips, RecognitionOptions(word_timestamps=True))
+    assert len(projections) == len(clips)  # FunASR alone projects twice per clip for the alignment
+    assert "log_softmax" not in vars(ctc)  # the model's own method is back
+    projections.clear()
+    [direct] = automodel.generate(input=clips[0], output_timestamp=True, language="auto", use_itn=True)
+    assert len(projections) == 2  # what the adapter saves
+    assert timed[0].words and [w.text for w in timed[0].words] == [
+        w.lstrip("\u2581") for w in direct["words"] if w.lstrip("\u2581")
+    ]
