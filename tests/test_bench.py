@@ -158,12 +158,12 @@ def test_word_time_targets_miss_just_past_ten_percent() -> None:
     report["service"]["word_time_uploads"] = {"ratio": 1.09, "errors": []}
     verdicts = {v["name"]: v["pass"] for v in evaluate(report)}
     assert len(verdicts) == 12 and all(verdicts.values())
-    report["word_times"]["ratio"] = 1.101
-    report["service"]["word_time_uploads"]["ratio"] = 1.11
+    report["word_times"]["ratio"] = 1.3  # FunASR's own cost is reported, not judged
+    report["service"]["word_time_uploads"]["ratio"] = 1.101
     failing = [v["name"] for v in evaluate(report) if not v["pass"]]
-    assert len(failing) == 2 and all(name.startswith("word times") for name in failing)
+    assert failing == ["word times: REST real-time factor with word_timestamps (× without)"]
     report["service"]["word_time_uploads"] = {"ratio": 1.0, "errors": ["500"]}
-    assert len([v for v in evaluate(report) if not v["pass"]]) == 2
+    assert len([v for v in evaluate(report) if not v["pass"]]) == 1
 
 
 def test_sentence_latencies_are_reported_for_runs_that_had_sentences() -> None:
