@@ -82,45 +82,29 @@ def machine(threads: int) -> dict[str, Any]:
     }
 
 
-def direct_baseline(dirs: dict[str, Path], speech: SpeechSource, plan: Plan, threads: int) -> dict[str, Any]:
-    """Run bench/direct.py in its own process, so its CPU time and memory are its own."""
+def _baseline(module: str, dirs: dict[str, Path], *args: object) -> dict[str, Any]:
+    """`python -m <module> DIRS_JSON ARGS...` in its own process (its CPU time and memory its own),
+    returning the JSON object it prints last."""
     out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.direct",
-            json.dumps({k: str(v) for k, v in dirs.items()}),
-            str(speech.wav(plan.live_s)),
-            str(speech.wav(plan.upload_s)),
-            str(threads),
-        ],
+        [sys.executable, "-m", module, json.dumps({k: str(v) for k, v in dirs.items()}), *map(str, args)],
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=True,
     )
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def direct_baseline(dirs: dict[str, Path], speech: SpeechSource, plan: Plan, threads: int) -> dict[str, Any]:
+    """bench/direct.py: the four models called directly on the live and the upload audio."""
+    return _baseline("bench.direct", dirs, speech.wav(plan.live_s), speech.wav(plan.upload_s), threads)
 
 
 def word_time_baseline(
     dirs: dict[str, Path], speech: SpeechSource, plan: Plan, threads: int
 ) -> dict[str, Any]:
-    """bench/word_times.py in its own process: SenseVoice directly, without and with word times."""
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.word_times",
-            json.dumps({k: str(v) for k, v in dirs.items()}),
-            str(speech.wav(plan.upload_s)),
-            str(threads),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+    """bench/word_times.py: SenseVoice directly, without and with word times."""
+    return _baseline("bench.word_times", dirs, speech.wav(plan.upload_s), threads)
 
 
 def service_runs(
